@@ -1,0 +1,17 @@
+# The build node-gyp-build falls back to at `npm install` when no prebuilt binary fits.
+# Sources and flags come from scripts/libtorch.mjs, exactly as for CMakeLists.txt.
+{
+  "targets": [
+    {
+      "target_name": "kdtorch",
+      "sources": ["<!@(node scripts/libtorch.mjs --gyp sources)"],
+      "include_dirs": ["<!@(node scripts/libtorch.mjs --gyp includeDirs)"],
+      "defines": ["<!@(node scripts/libtorch.mjs --gyp defines)"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-rtti", "-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["<!@(node scripts/libtorch.mjs --gyp cflags)"],
+      "ldflags": ["<!@(node scripts/libtorch.mjs --gyp ldflags)"],
+      "libraries": ["<!@(node scripts/libtorch.mjs --gyp libraries)"]
+    }
+  ]
+}

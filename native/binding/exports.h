@@ -1,0 +1,10 @@
+// Each binding file registers its functions on the addon's exports.
+#pragma once
+#include <napi.h>
+
+namespace kdtorch::binding {
+
+void registerRuntime(Napi::Env env, Napi::Object exports);
+void registerModel(Napi::Env env, Napi::Object exports);
+
+}  // namespace kdtorch::binding

@@ -1,0 +1,54 @@
+// info() and checkDevice(): argument conversion and workers over core/runtime.
+#include "../core/runtime.h"
+
+#include "async.h"
+#include "exports.h"
+
+namespace kdtorch::binding {
+namespace {
+
+Napi::Value info(const Napi::CallbackInfo& args) {
+  return PromiseWorker<RuntimeInfo>::start(args.Env(), collectRuntimeInfo, [](Napi::Env env, RuntimeInfo& info) {
+    auto out = Napi::Object::New(env);
+    out.Set("torchBuilt", info.torchBuilt);
+    out.Set("cudaAvailable", info.cudaAvailable);
+    auto devices = Napi::Array::New(env, info.devices.size());
+    for (size_t i = 0; i < info.devices.size(); ++i) {
+      const auto& d = info.devices[i];
+      auto device = Napi::Object::New(env);
+      device.Set("index", d.index);
+      device.Set("name", d.name);
+      device.Set("totalMemoryBytes", static_cast<double>(d.totalMemoryBytes));
+      device.Set("capability", std::to_string(d.capabilityMajor) + "." + std::to_string(d.capabilityMinor));
+      devices.Set(i, device);
+    }
+    out.Set("devices", devices);
+    out.Set("cudnnVersion", info.cudnnVersion < 0 ? env.Null() : Napi::Number::New(env, info.cudnnVersion));
+    out.Set("threads", info.threads);
+    return out;
+  });
+}
+
+Napi::Value checkDeviceBinding(const Napi::CallbackInfo& args) {
+  const std::string device = args[0].As<Napi::String>();
+  const int64_t size = args[1].As<Napi::Number>().Int64Value();
+  const uint64_t seed = static_cast<uint64_t>(args[2].As<Napi::Number>().Int64Value());
+  return PromiseWorker<DeviceCheck>::start(
+      args.Env(), [=] { return checkDevice(device, size, seed); },
+      [](Napi::Env env, DeviceCheck& check) {
+        auto out = Napi::Object::New(env);
+        out.Set("device", check.device);
+        out.Set("checksum", check.checksum);
+        out.Set("milliseconds", check.milliseconds);
+        return out;
+      });
+}
+
+}  // namespace
+
+void registerRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, info, "info"));
+  exports.Set("checkDevice", Napi::Function::New(env, checkDeviceBinding, "checkDevice"));
+}
+
+}  // namespace kdtorch::binding

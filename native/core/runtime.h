@@ -1,0 +1,43 @@
+// What libtorch can do in this process: versions, CUDA devices, threads. Knows nothing of Node.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kdtorch {
+
+struct CudaDevice {
+  int index = 0;
+  std::string name;
+  int64_t totalMemoryBytes = 0;
+  int capabilityMajor = 0;
+  int capabilityMinor = 0;
+};
+
+struct RuntimeInfo {
+  std::string torchBuilt;  // TORCH_VERSION of the headers this binary was compiled against
+  bool cudaAvailable = false;
+  std::vector<CudaDevice> devices;
+  int64_t cudnnVersion = -1;  // -1 when cuDNN is not available
+  int threads = 0;
+};
+
+RuntimeInfo collectRuntimeInfo();
+
+// Parses "cpu", "cuda", "cuda:N" or "auto" (CUDA when present, else CPU). Asking for CUDA
+// where there is none is an error naming what was found, never a silent fallback.
+c10::Device resolveDevice(const std::string& spec);
+
+struct DeviceCheck {
+  std::string device;
+  double checksum = 0;  // sum of A·B for A, B ~ N(0, 1) drawn on the CPU from `seed`
+  double milliseconds = 0;
+};
+
+// One real matrix product on `device`: proves the device computes, and its checksum is
+// comparable with PyTorch's (torch.Generator().manual_seed(seed), torch.randn on CPU).
+DeviceCheck checkDevice(const std::string& device, int64_t size, uint64_t seed);
+
+}  // namespace kdtorch

@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// The one place that knows where libtorch is and how to build and load against it.
+// Used by CMakeLists.txt (`--cmake`), binding.gyp (`--gyp FIELD`), the runtime loader
+// (lib/loader.ts imports findLibtorch) and `kdtorch info`. The search order follows
+// tch-rs's torch-sys: an explicit install first, then Python's torch.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The libtorch version kdtorch's sources and prebuilt binaries are made for. */
+export const REQUIRED_TORCH_VERSION = '2.11.0';
+export const REQUIRED_TORCHVISION_VERSION = '0.26.0';
+
+/** The kdtorch package root: the nearest folder above this file with kdtorch's package.json. */
+export function findPackageRoot(from = path.dirname(fileURLToPath(import.meta.url))) {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'kdtorch') {
+      return dir;
+    }
+    if (path.dirname(dir) === dir) throw new Error(`kdtorch's package.json not found above ${from}`);
+  }
+}
+
+/**
+ * @typedef {object} Libtorch
+ * @property {string} root         the folder holding include/ and lib/ (LibTorch zip or Python's torch package)
+ * @property {string} source       which rule found it: 'LIBTORCH', 'KDTORCH_PYTHON', 'project venv' or 'python3'
+ * @property {string} version      e.g. '2.11.0' (from the headers, so it is what a build compiles against)
+ * @property {string|null} cuda    the CUDA version libtorch was built with ('13.0'), or null for a CPU-only build
+ * @property {0|1} cxx11abi        the _GLIBCXX_USE_CXX11_ABI value libtorch was built with
+ * @property {string[]} includeDirs
+ * @property {string} libDir
+ * @property {string[]} libraries  linked by name (-l); only CPU-side libraries, see README "How kdtorch finds libtorch"
+ * @property {string[]} preload    absolute paths to load with RTLD_GLOBAL before the addon, in order
+ */
+
+/** @typedef {{ source: string, tried: string, error: string }} SearchAttempt */
+
+export class LibtorchNotFoundError extends Error {
+  /** @param {SearchAttempt[]} attempts */
+  constructor(attempts) {
+    super(formatNotFound(attempts));
+    this.name = 'LibtorchNotFoundError';
+    this.code = 'E_LIBTORCH_NOT_FOUND';
+    this.attempts = attempts;
+  }
+}
+
+/**
+ * Finds libtorch: `LIBTORCH` → `KDTORCH_PYTHON` → the project venv → `python3`.
+ * An explicitly set variable that points nowhere is an error, not a reason to look further:
+ * silently using another libtorch than the one asked for is worse than stopping.
+ * @param {{ env?: NodeJS.ProcessEnv, packageRoot?: string }} [options]
+ * @returns {Libtorch}
+ */
+export function findLibtorch({ env = process.env, packageRoot = findPackageRoot() } = {}) {
+  /** @type {SearchAttempt[]} */
+  const attempts = [];
+  const rules = [];
+  if (env.LIBTORCH) rules.push({ source: 'LIBTORCH', tried: env.LIBTORCH, explicit: true, root: () => env.LIBTORCH });
+  if (env.KDTORCH_PYTHON) {
+    rules.push({ source: 'KDTORCH_PYTHON', tried: env.KDTORCH_PYTHON, explicit: true, root: () => torchFromPython(env.KDTORCH_PYTHON) });
+  }
+  const venvPython = path.join(packageRoot, '.venv', 'bin', 'python');
+  rules.push({ source: 'project venv', tried: venvPython, root: () => torchFromPython(venvPython) });
+  rules.push({ source: 'python3', tried: 'python3 on PATH', root: () => torchFromPython('python3') });
+
+  for (const rule of rules) {
+    try {
+      return describeLibtorch(rule.root(), rule.source);
+    } catch (error) {
+      attempts.push({ source: rule.source, tried: rule.tried, error: firstLine(error) });
+      if (rule.explicit) break;
+    }
+  }
+  throw new LibtorchNotFoundError(attempts);
+}
+
+/** Asks a Python interpreter where its torch package is, without importing torch (which takes seconds). */
+function torchFromPython(python) {
+  const script = 'import importlib.util as u; s = u.find_spec("torch"); print(s.submodule_search_locations[0] if s else "")';
+  let out;
+  try {
+    out = execFileSync(python, ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  } catch (error) {
+    throw new Error(error.code === 'ENOENT' ? `${python}: no such interpreter` : `${python} failed: ${firstLine(error.stderr || error)}`);
+  }
+  const root = out.trim();
+  if (!root) throw new Error(`${python} has no torch package (pip install torch==${REQUIRED_TORCH_VERSION})`);
+  return root;
+}
+
+/**
+ * Reads what a build needs from a libtorch folder. Everything comes from files, so the
+ * answer describes exactly what will be compiled against and loaded.
+ * @returns {Libtorch}
+ */
+export function describeLibtorch(root, source) {
+  const libDir = path.join(root, 'lib');
+  const apiInclude = path.join(root, 'include', 'torch', 'csrc', 'api', 'include');
+  for (const required of [path.join(apiInclude, 'torch', 'torch.h'), path.join(libDir, 'libtorch_cpu.so'), path.join(libDir, 'libc10.so')]) {
+    if (!fs.existsSync(required)) throw new Error(`${root} is not a libtorch install: ${required} is missing`);
+  }
+  const version = readHeaderVersion(root);
+  const preload = ['libtorch_global_deps.so', 'libtorch.so']
+    .map((name) => path.join(libDir, name))
+    .filter((file) => fs.existsSync(file));
+  return {
+    root,
+    source,
+    version,
+    cuda: readCudaVersion(root, libDir),
+    cxx11abi: usesCxx11Abi(path.join(libDir, 'libc10.so')) ? 1 : 0,
+    includeDirs: [path.join(root, 'include'), apiInclude],
+    libDir,
+    libraries: ['c10', 'torch_cpu'],
+    preload,
+  };
+}
+
+function readHeaderVersion(root) {
+  const candidates = ['include/torch/headeronly/version.h', 'include/torch/csrc/api/include/torch/version.h'];
+  for (const relative of candidates) {
+    const file = path.join(root, relative);
+    if (!fs.existsSync(file)) continue;
+    const text = fs.readFileSync(file, 'utf8');
+    const part = (name) => text.match(new RegExp(`#define TORCH_VERSION_${name}\\s+(\\d+)`))?.[1];
+    if (part('MAJOR')) return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
+  }
+  throw new Error(`${root}: no TORCH_VERSION_MAJOR in ${candidates.join(' or ')}`);
+}
+
+/** Python's torch states its CUDA version in version.py; a LibTorch zip in build-version ("2.11.0+cu130"). */
+function readCudaVersion(root, libDir) {
+  const versionPy = path.join(root, 'version.py');
+  if (fs.existsSync(versionPy)) {
+    const match = fs.readFileSync(versionPy, 'utf8').match(/^cuda(?::[^=]*)?\s*=\s*'([^']+)'/m);
+    return match ? match[1] : null;
+  }
+  const buildVersion = path.join(root, 'build-version');
+  if (fs.existsSync(buildVersion)) {
+    const match = fs.readFileSync(buildVersion, 'utf8').match(/\+cu(\d+)(\d)\b/);
+    if (match) return `${match[1]}.${match[2]}`;
+  }
+  return fs.existsSync(path.join(libDir, 'libtorch_cuda.so')) ? 'unknown' : null;
+}
+
+/** The new-ABI std::string lives in namespace std::__cxx11, so its mangled name shows in every symbol using it. */
+function usesCxx11Abi(library) {
+  return fs.readFileSync(library).includes('St7__cxx11');
+}
+
+/** Compiler and linker settings shared by CMakeLists.txt and binding.gyp, so both builds are the same build. */
+export function buildFlags(libtorch, packageRoot = findPackageRoot()) {
+  const require = createRequire(import.meta.url);
+  return {
+    sources: listSources(path.join(packageRoot, 'native')),
+    includeDirs: [...libtorch.includeDirs, path.dirname(require.resolve('node-addon-api/package.json'))],
+    defines: [
+      `_GLIBCXX_USE_CXX11_ABI=${libtorch.cxx11abi}`,
+      'NAPI_VERSION=8',
+      'NAPI_CPP_EXCEPTIONS',
+      'NODE_ADDON_API_DISABLE_DEPRECATED',
+    ],
+    cflags: ['-std=c++17', '-fexceptions', '-frtti', '-fvisibility=hidden'],
+    ldflags: [`-L${libtorch.libDir}`, `-Wl,-rpath,${libtorch.libDir}`],
+    libraries: libtorch.libraries.map((name) => `-l${name}`),
+  };
+}
+
+/** Every .cc under native/, sorted: both builds compile exactly this list. */
+function listSources(dir) {
+  return fs
+    .readdirSync(dir, { recursive: true })
+    .filter((file) => file.endsWith('.cc'))
+    .sort()
+    .map((file) => path.join(dir, file));
+}
+
+export function formatNotFound(attempts) {
+  const lines = ['Cannot find a libtorch install. Searched, in order:'];
+  for (const a of attempts) lines.push(`  - ${a.source} (${a.tried}): ${a.error}`);
+  lines.push(
+    'You can either:',
+    `  - install PyTorch into the project venv: npm run setup   (pip install torch==${REQUIRED_TORCH_VERSION})`,
+    `  - point KDTORCH_PYTHON at a Python that has torch==${REQUIRED_TORCH_VERSION}: export KDTORCH_PYTHON=/path/to/python`,
+    `  - point LIBTORCH at an unzipped LibTorch ${REQUIRED_TORCH_VERSION} distribution: export LIBTORCH=/path/to/libtorch`,
+  );
+  return lines.join('\n');
+}
+
+function firstLine(error) {
+  return String(error?.message ?? error).trim().split('\n')[0];
+}
+
+function main(args) {
+  let libtorch;
+  try {
+    libtorch = findLibtorch();
+  } catch (error) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  const flags = buildFlags(libtorch);
+  const [mode, field] = args;
+  if (mode === '--json') {
+    process.stdout.write(`${JSON.stringify({ ...libtorch, flags }, null, 2)}\n`);
+  } else if (mode === '--gyp') {
+    const value = flags[field];
+    if (!value) throw new Error(`--gyp takes one of ${Object.keys(flags).join(', ')}`);
+    process.stdout.write(value.join(' '));
+  } else if (mode === '--cmake') {
+    // Evaluated by CMakeLists.txt with cmake_language(EVAL): one set() per field.
+    const cmakeList = (values) => `"${values.join(';')}"`;
+    const out = [
+      `set(KDTORCH_TORCH_ROOT "${libtorch.root}")`,
+      `set(KDTORCH_TORCH_VERSION "${libtorch.version}")`,
+      ...Object.entries(flags).map(([key, values]) => `set(KDTORCH_${key.toUpperCase()} ${cmakeList(values)})`),
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+  } else {
+    process.stderr.write('usage: libtorch.mjs --json | --cmake | --gyp sources|includeDirs|defines|cflags|ldflags|libraries\n');
+    process.exit(2);
+  }
+}
+
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));
