@@ -62,7 +62,12 @@ export function findLibtorch({ env = process.env, packageRoot = findPackageRoot(
   const rules = [];
   if (env.LIBTORCH) rules.push({ source: 'LIBTORCH', tried: env.LIBTORCH, explicit: true, root: () => env.LIBTORCH });
   if (env.KDTORCH_PYTHON) {
-    rules.push({ source: 'KDTORCH_PYTHON', tried: env.KDTORCH_PYTHON, explicit: true, root: () => torchFromPython(env.KDTORCH_PYTHON) });
+    rules.push({
+      source: 'KDTORCH_PYTHON',
+      tried: env.KDTORCH_PYTHON,
+      explicit: true,
+      root: () => torchFromPython(env.KDTORCH_PYTHON),
+    });
   }
   const venvPython = path.join(packageRoot, '.venv', 'bin', 'python');
   rules.push({ source: 'project venv', tried: venvPython, root: () => torchFromPython(venvPython) });
@@ -81,12 +86,21 @@ export function findLibtorch({ env = process.env, packageRoot = findPackageRoot(
 
 /** Asks a Python interpreter where its torch package is, without importing torch (which takes seconds). */
 function torchFromPython(python) {
-  const script = 'import importlib.util as u; s = u.find_spec("torch"); print(s.submodule_search_locations[0] if s else "")';
+  const script =
+    'import importlib.util as u; s = u.find_spec("torch"); print(s.submodule_search_locations[0] if s else "")';
   let out;
   try {
-    out = execFileSync(python, ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    out = execFileSync(python, ['-c', script], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
   } catch (error) {
-    throw new Error(error.code === 'ENOENT' ? `${python}: no such interpreter` : `${python} failed: ${firstLine(error.stderr || error)}`);
+    throw new Error(
+      error.code === 'ENOENT'
+        ? `${python}: no such interpreter`
+        : `${python} failed: ${firstLine(error.stderr || error)}`,
+    );
   }
   const root = out.trim();
   if (!root) throw new Error(`${python} has no torch package (pip install torch==${REQUIRED_TORCH_VERSION})`);
@@ -101,7 +115,11 @@ function torchFromPython(python) {
 export function describeLibtorch(root, source) {
   const libDir = path.join(root, 'lib');
   const apiInclude = path.join(root, 'include', 'torch', 'csrc', 'api', 'include');
-  for (const required of [path.join(apiInclude, 'torch', 'torch.h'), path.join(libDir, 'libtorch_cpu.so'), path.join(libDir, 'libc10.so')]) {
+  for (const required of [
+    path.join(apiInclude, 'torch', 'torch.h'),
+    path.join(libDir, 'libtorch_cpu.so'),
+    path.join(libDir, 'libc10.so'),
+  ]) {
     if (!fs.existsSync(required)) throw new Error(`${root} is not a libtorch install: ${required} is missing`);
   }
   const version = readHeaderVersion(root);
@@ -157,7 +175,7 @@ function usesCxx11Abi(library) {
 export function buildFlags(libtorch, packageRoot = findPackageRoot()) {
   const require = createRequire(import.meta.url);
   return {
-    sources: listSources(path.join(packageRoot, 'native')),
+    sources: listSources(packageRoot),
     includeDirs: [...libtorch.includeDirs, path.dirname(require.resolve('node-addon-api/package.json'))],
     defines: [
       `_GLIBCXX_USE_CXX11_ABI=${libtorch.cxx11abi}`,
@@ -166,18 +184,20 @@ export function buildFlags(libtorch, packageRoot = findPackageRoot()) {
       'NODE_ADDON_API_DISABLE_DEPRECATED',
     ],
     cflags: ['-std=c++17', '-fexceptions', '-frtti', '-fvisibility=hidden'],
-    ldflags: [`-L${libtorch.libDir}`, `-Wl,-rpath,${libtorch.libDir}`],
+    // No rpath: lib/loader.ts loads libtorch by absolute path first, so the addon binds to the
+    // libtorch that was found and checked, never to whichever one it was built against.
+    ldflags: [`-L${libtorch.libDir}`],
     libraries: libtorch.libraries.map((name) => `-l${name}`),
   };
 }
 
-/** Every .cc under native/, sorted: both builds compile exactly this list. */
-function listSources(dir) {
+/** Every .cc under native/, sorted and relative to the package root (gyp requires relative paths). */
+function listSources(packageRoot) {
   return fs
-    .readdirSync(dir, { recursive: true })
+    .readdirSync(path.join(packageRoot, 'native'), { recursive: true })
     .filter((file) => file.endsWith('.cc'))
     .sort()
-    .map((file) => path.join(dir, file));
+    .map((file) => path.join('native', file));
 }
 
 export function formatNotFound(attempts) {
@@ -193,7 +213,9 @@ export function formatNotFound(attempts) {
 }
 
 function firstLine(error) {
-  return String(error?.message ?? error).trim().split('\n')[0];
+  return String(error?.message ?? error)
+    .trim()
+    .split('\n')[0];
 }
 
 function main(args) {
@@ -222,7 +244,9 @@ function main(args) {
     ];
     process.stdout.write(`${out.join('\n')}\n`);
   } else {
-    process.stderr.write('usage: libtorch.mjs --json | --cmake | --gyp sources|includeDirs|defines|cflags|ldflags|libraries\n');
+    process.stderr.write(
+      'usage: libtorch.mjs --json | --cmake | --gyp sources|includeDirs|defines|cflags|ldflags|libraries\n',
+    );
     process.exit(2);
   }
 }

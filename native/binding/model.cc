@@ -21,10 +21,10 @@ int64_t optionalInt(const Napi::Object& spec, const char* key, int64_t fallback)
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
-    return DefineClass(env, "NativeModel",
-                       {InstanceMethod<&ModelWrap::forward>("forward"),
-                        InstanceMethod<&ModelWrap::parameterCount>("parameterCount"),
-                        InstanceAccessor<&ModelWrap::device>("device")});
+    return DefineClass(
+        env, "NativeModel",
+        {InstanceMethod<&ModelWrap::forward>("forward"), InstanceMethod<&ModelWrap::parameterCount>("parameterCount"),
+         InstanceAccessor<&ModelWrap::device>("device")});
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& args) : Napi::ObjectWrap<ModelWrap>(args) {

@@ -30,8 +30,8 @@ torch::Tensor Model::forward(const torch::Tensor& input) {
   const auto expected = std::vector<int64_t>{spec_.inChannels, spec_.inputSize, spec_.inputSize};
   if (input.dim() != 4 || input.sizes().slice(1) != c10::IntArrayRef(expected)) {
     throw std::invalid_argument("forward expects input of shape [N, " + std::to_string(spec_.inChannels) + ", " +
-                                std::to_string(spec_.inputSize) + ", " + std::to_string(spec_.inputSize) +
-                                "], got " + c10::str(input.sizes()));
+                                std::to_string(spec_.inputSize) + ", " + std::to_string(spec_.inputSize) + "], got " +
+                                c10::str(input.sizes()));
   }
   c10::InferenceMode inference;
   return module_.forward(input.to(device_)).to(torch::kCPU).contiguous();

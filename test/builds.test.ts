@@ -1,0 +1,34 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findLibtorch } from '../scripts/libtorch.mjs';
+import { kdtorch, ROOT, run } from './helpers/run.js';
+
+const GYP_BINARY = path.join(ROOT, 'build-gyp', 'build', 'Release', 'kdtorch.node');
+
+// The node-gyp build is what `npm install` compiles when no prebuilt fits; CMake is what we develop
+// and prebuild with. Both must come out working and equal from the same sources.
+describe('the two builds of native/', () => {
+  it('builds binding.gyp with node-gyp (no download, no CMake) and loads it', { timeout: 1_200_000 }, () => {
+    const built = run('npm', ['run', 'build:gyp']);
+    expect(built.status, built.stdout + built.stderr).toBe(0);
+    const viaGyp = kdtorch(['info', '--json', '--check', 'cpu'], { KDTORCH_BINARY: GYP_BINARY });
+    expect(viaGyp.status, viaGyp.stderr).toBe(0);
+    const viaCmake = kdtorch(['info', '--json', '--check', 'cpu']);
+    const [gyp, cmake] = [JSON.parse(viaGyp.stdout), JSON.parse(viaCmake.stdout)];
+    expect(gyp.binary).toBe(GYP_BINARY);
+    expect(cmake.binary).toBe(path.join(ROOT, 'build', 'Release', 'kdtorch.node'));
+    expect(gyp.torch).toEqual(cmake.torch);
+    expect(gyp.check.checksum).toBe(cmake.check.checksum);
+  });
+
+  it('compiles with the same defines in both', () => {
+    const abi = `_GLIBCXX_USE_CXX11_ABI=${findLibtorch().cxx11abi}`;
+    const ninja = fs.readFileSync(path.join(ROOT, 'build-cmake', 'build.ninja'), 'utf8');
+    expect(ninja).toContain(`-D${abi}`);
+    expect(ninja).toContain('-DNAPI_VERSION=8');
+    const gypMake = fs.readFileSync(path.join(ROOT, 'build-gyp', 'build', 'kdtorch.target.mk'), 'utf8');
+    expect(gypMake).toContain(`'-D${abi}'`);
+    expect(gypMake).toContain("'-DNAPI_VERSION=8'");
+  });
+});

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { info } from '../lib/index.js';
+import { REQUIRED_TORCH_VERSION } from '../scripts/libtorch.mjs';
+import { kdtorch, python, ROOT } from './helpers/run.js';
+
+describe('info()', () => {
+  it('reports the versions, devices and threads of the running libtorch', async () => {
+    const reference = python<{ cuda: boolean; devices: number; cudnn: number | null; threads: number }>(
+      'import json, torch; print(json.dumps({"cuda": torch.cuda.is_available(), "devices": torch.cuda.device_count(), "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None, "threads": torch.get_num_threads()}))',
+    );
+    const result = await info();
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(result.kdtorchVersion).toBe(pkg.version);
+    expect(result.torch.built).toBe(REQUIRED_TORCH_VERSION);
+    expect(result.torch.runtime).toBe(REQUIRED_TORCH_VERSION);
+    expect(result.cudaAvailable).toBe(reference.cuda);
+    expect(result.devices).toHaveLength(reference.devices);
+    expect(result.cudnnVersion).toBe(reference.cudnn);
+    expect(result.threads).toBe(reference.threads);
+    for (const device of result.devices) {
+      expect(device.name).not.toBe('');
+      expect(device.totalMemoryBytes).toBeGreaterThan(0);
+      expect(device.capability).toMatch(/^\d+\.\d+$/);
+    }
+  });
+});
+
+describe('kdtorch info', () => {
+  it('prints the same facts as info() with --json', async () => {
+    const result = kdtorch(['info', '--json']);
+    expect(result.status).toBe(0);
+    const { binary: _b, ...printed } = JSON.parse(result.stdout);
+    const { binary: _c, ...direct } = await info();
+    expect(printed).toEqual(direct);
+  });
+
+  it('prints a readable summary by default', () => {
+    const result = kdtorch(['info']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(
+      `libtorch     ${REQUIRED_TORCH_VERSION} (binary built for ${REQUIRED_TORCH_VERSION}`,
+    );
+    expect(result.stdout).toContain('CUDA usable');
+  });
+
+  it('exits 2 with the usage on a bad command or option, 0 on --help', () => {
+    expect(kdtorch(['frobnicate']).status).toBe(2);
+    const badOption = kdtorch(['info', '--colour']);
+    expect(badOption.status).toBe(2);
+    expect(badOption.stderr).toContain("Unknown option '--colour'");
+    const help = kdtorch(['info', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage: kdtorch');
+  });
+});

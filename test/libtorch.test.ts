@@ -1,0 +1,119 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  buildFlags,
+  describeLibtorch,
+  findLibtorch,
+  LibtorchNotFoundError,
+  REQUIRED_TORCH_VERSION,
+} from '../scripts/libtorch.mjs';
+import { fakeLibtorch } from './helpers/fake-libtorch.js';
+import { python, ROOT, run, tempDir, VENV_PYTHON } from './helpers/run.js';
+
+const venvTorch = python<{ root: string; version: string; cuda: string | null; abi: boolean }>(
+  'import json, os, torch; print(json.dumps({"root": os.path.dirname(torch.__file__), "version": torch.__version__, "cuda": torch.version.cuda, "abi": torch._C._GLIBCXX_USE_CXX11_ABI}))',
+);
+
+describe('findLibtorch', () => {
+  it('finds the project venv torch and reports what PyTorch itself reports', () => {
+    const found = findLibtorch({ env: { PATH: process.env.PATH } });
+    expect(found.source).toBe('project venv');
+    expect(found.root).toBe(venvTorch.root);
+    expect(venvTorch.version.startsWith(found.version)).toBe(true);
+    expect(found.version).toBe(REQUIRED_TORCH_VERSION);
+    expect(found.cuda).toBe(venvTorch.cuda);
+    expect(found.cxx11abi).toBe(venvTorch.abi ? 1 : 0);
+    expect(found.includeDirs.every((dir: string) => fs.existsSync(dir))).toBe(true);
+    expect(found.preload.map((file: string) => path.basename(file))).toEqual([
+      'libtorch_global_deps.so',
+      'libtorch.so',
+    ]);
+  });
+
+  it('puts LIBTORCH first, then KDTORCH_PYTHON, then the venv', () => {
+    const fake = fakeLibtorch({ version: '2.10.0', buildVersion: '2.10.0+cu128' });
+    const fromLibtorch = findLibtorch({ env: { LIBTORCH: fake, KDTORCH_PYTHON: VENV_PYTHON } });
+    expect(fromLibtorch).toMatchObject({
+      source: 'LIBTORCH',
+      root: fake,
+      version: '2.10.0',
+      cuda: '12.8',
+      cxx11abi: 1,
+    });
+    const fromPython = findLibtorch({ env: { KDTORCH_PYTHON: VENV_PYTHON }, packageRoot: tempDir('no-venv') });
+    expect(fromPython).toMatchObject({ source: 'KDTORCH_PYTHON', root: venvTorch.root });
+  });
+
+  it('reads a CPU-only LibTorch and an old-ABI one from their files', () => {
+    const cpu = describeLibtorch(
+      fakeLibtorch({ version: '2.11.0', buildVersion: '2.11.0+cpu', cxx11abi: false }),
+      'test',
+    );
+    expect(cpu).toMatchObject({ cuda: null, cxx11abi: 0, libraries: ['c10', 'torch_cpu'] });
+  });
+
+  it('stops at an explicit LIBTORCH that is not a libtorch, naming it', () => {
+    const error = catchError(() =>
+      findLibtorch({ env: { LIBTORCH: '/nowhere/libtorch', KDTORCH_PYTHON: VENV_PYTHON } }),
+    );
+    expect(error).toBeInstanceOf(LibtorchNotFoundError);
+    expect(error.code).toBe('E_LIBTORCH_NOT_FOUND');
+    expect(error.attempts).toHaveLength(1);
+    expect(error.message).toContain('LIBTORCH (/nowhere/libtorch)');
+    expect(error.message).toContain('include/torch/csrc/api/include/torch/torch.h is missing');
+  });
+
+  it('lists every place searched and every way out when nothing is found', () => {
+    const emptyPath = tempDir('empty-path');
+    const error = catchError(() =>
+      findLibtorch({ env: { PATH: emptyPath, KDTORCH_PYTHON: '/nowhere/python' }, packageRoot: tempDir('pkg') }),
+    );
+    expect(error.message).toContain('Cannot find a libtorch install');
+    expect(error.message).toContain('KDTORCH_PYTHON (/nowhere/python): /nowhere/python: no such interpreter');
+    expect(error.message).toContain(`pip install torch==${REQUIRED_TORCH_VERSION}`);
+    expect(error.message).toContain('export LIBTORCH=');
+    expect(error.message).toContain('export KDTORCH_PYTHON=');
+
+    const noExplicit = catchError(() => findLibtorch({ env: { PATH: emptyPath }, packageRoot: tempDir('pkg') }));
+    expect(noExplicit.attempts.map((a: { source: string }) => a.source)).toEqual(['project venv', 'python3']);
+  });
+
+  it('reports a Python without torch as such', () => {
+    const error = catchError(() => findLibtorch({ env: { KDTORCH_PYTHON: 'python3' }, packageRoot: tempDir('pkg') }));
+    // The system python3 here has no torch; the venv's has.
+    expect(error.message).toMatch(/python3 has no torch package/);
+  });
+});
+
+describe('scripts/libtorch.mjs for the build files', () => {
+  it('gives CMake and node-gyp the same sources and flags', () => {
+    const flags = buildFlags(findLibtorch({ env: { PATH: process.env.PATH } }));
+    const cmake = run(process.execPath, ['scripts/libtorch.mjs', '--cmake']).stdout;
+    for (const [field, values] of Object.entries(flags) as [string, string[]][]) {
+      const gyp = run(process.execPath, ['scripts/libtorch.mjs', '--gyp', field]).stdout;
+      expect(gyp.split(' ')).toEqual(values);
+      expect(cmake).toContain(`set(KDTORCH_${field.toUpperCase()} "${values.join(';')}")`);
+    }
+    expect(flags.sources).toContain('native/binding/addon.cc');
+    expect(flags.defines).toContain(`_GLIBCXX_USE_CXX11_ABI=${venvTorch.abi ? 1 : 0}`);
+  });
+
+  it('fails the build with the not-found message when libtorch is missing', () => {
+    const result = run(process.execPath, [path.join(ROOT, 'scripts/libtorch.mjs'), '--cmake'], {
+      env: { ...process.env, LIBTORCH: '/nowhere' },
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('Cannot find a libtorch install');
+  });
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: the errors under test carry extra fields
+function catchError(work: () => unknown): any {
+  try {
+    work();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error');
+}

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REQUIRED_TORCH_VERSION } from '../scripts/libtorch.mjs';
+import { ROOT, run, tempDir, VENV_PYTHON } from './helpers/run.js';
+
+/** A PATH with node, npm and a shell and nothing else: no compiler, make, cmake or python. */
+function pathWithoutCompilers(): string {
+  const bin = tempDir('bin');
+  const npmCli = fs.realpathSync(run('sh', ['-c', 'command -v npm']).stdout.trim());
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync(npmCli, path.join(bin, 'npm'));
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+  return bin;
+}
+
+describe('the npm package', () => {
+  it('installs from the packed tarball and loads the prebuilt binary without compiling', { timeout: 900_000 }, () => {
+    const prebuilt = run('npm', ['run', 'prebuild']);
+    expect(prebuilt.status, prebuilt.stderr).toBe(0);
+    const prebuild = path.join(ROOT, 'prebuilds', 'linux-x64', 'kdtorch.glibc.node');
+    expect(fs.existsSync(prebuild)).toBe(true);
+
+    const out = tempDir('pack');
+    const packed = run('npm', ['pack', '--json', '--pack-destination', out]);
+    expect(packed.status, packed.stderr).toBe(0);
+    const [{ filename, files }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')));
+    const paths = files.map((f: { path: string }) => f.path);
+    expect(paths).toContain('prebuilds/linux-x64/kdtorch.glibc.node');
+    expect(paths).toContain('dist/lib/index.d.ts');
+    expect(paths).toContain('binding.gyp');
+
+    const app = tempDir('app');
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+    const env = {
+      HOME: process.env.HOME,
+      PATH: pathWithoutCompilers(),
+      CC: '/bin/false',
+      CXX: '/bin/false',
+      KDTORCH_PYTHON: VENV_PYTHON,
+    };
+    const installed = run('npm', ['install', '--no-audit', '--no-fund', path.join(out, filename)], { cwd: app, env });
+    expect(installed.status, installed.stdout + installed.stderr).toBe(0);
+    const pkgDir = path.join(app, 'node_modules', 'kdtorch');
+    expect(fs.existsSync(path.join(pkgDir, 'build')), 'a source build happened').toBe(false);
+
+    const script = "import('kdtorch').then(async (k) => console.log(JSON.stringify(await k.info())))";
+    const loaded = run(process.execPath, ['-e', script], { cwd: app, env });
+    expect(loaded.status, loaded.stderr).toBe(0);
+    const info = JSON.parse(loaded.stdout);
+    expect(info.binary).toBe(path.join(fs.realpathSync(pkgDir), 'prebuilds', 'linux-x64', 'kdtorch.glibc.node'));
+    expect(info.torch).toMatchObject({
+      built: REQUIRED_TORCH_VERSION,
+      runtime: REQUIRED_TORCH_VERSION,
+      source: 'KDTORCH_PYTHON',
+    });
+  });
+});
