@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (device tool), in one call: loads the prebuilt binary against that
+# machine's torch, prints info() (cudaAvailable must be true) and multiplies matrices on the GPU.
+# If the prebuilt does not load, says why and rebuilds from source there.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p /tmp/node/bin
+xz -d -c .device/node.xz > /tmp/node/bin/node && chmod +x /tmp/node/bin/node
+export PATH=/tmp/node/bin:$PATH
+export KDTORCH_PYTHON=${KDTORCH_PYTHON:-/opt/torch/.venv/bin/python}
+ln -sfn .device/node_modules node_modules
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+"$KDTORCH_PYTHON" -c 'import torch; print("python torch", torch.__version__, "cuda", torch.cuda.is_available())'
+
+out=${OUT:-/tmp}
+if node dist/lib/cli.js info --json --check cuda | tee "$out/info.json"; then
+  node -e 'const i = require(process.argv[1]); if (!i.cudaAvailable) { console.error("cudaAvailable is false"); process.exit(1); } console.log("GPU check passed:", i.devices[0].name, i.check)' "$out/info.json"
+  exit $?
+fi
+
+echo "The prebuilt did not load on the GPU machine (message above); building from source there." >&2
+rm -rf prebuilds
+npx --yes cmake-js --version > /dev/null 2>&1 || { echo "no cmake-js there: carry node_modules to rebuild" >&2; exit 1; }
+npm run build:native && node dist/lib/cli.js info --json --check cuda | tee "$out/info-source-build.json"
