@@ -8,7 +8,9 @@ export type KdtorchErrorCode =
   | 'E_TORCH'
   | 'E_NATIVE'
   | 'E_INVALID_ARGUMENT'
-  | 'E_SHAPE_MISMATCH';
+  | 'E_SHAPE_MISMATCH'
+  | 'E_BAD_WEIGHTS_FILE'
+  | 'E_WEIGHTS_MISMATCH';
 
 export interface KdtorchErrorDetails {
   /** The file the error concerns, when there is one. */

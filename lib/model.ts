@@ -1,25 +1,39 @@
 // Networks as TypeScript users see them: async methods, calls queued, typed errors.
 import { KdtorchError } from './errors.js';
-import { call, createNativeModel, type NativeModel, type TensorData } from './native.js';
+import { call, createNativeModel, type LoadReport, type NativeModel, type TensorData } from './native.js';
 import { SerialQueue } from './serial-queue.js';
 
-export type { TensorData } from './native.js';
+export type { LoadReport, TensorData } from './native.js';
 
-export interface StudentNetOptions {
+export interface ResNet18Options {
   numClasses?: number;
-  /** Square input side in pixels; must be even (the student pools by 2). Default 224. */
-  inputSize?: number;
   inChannels?: number;
-  /** Channels of the student's only convolution. Default 4, as in the article. */
-  width?: number;
   /** 'cpu', 'cuda', 'cuda:N' or 'auto'. Default 'cpu'. */
   device?: string;
+}
+
+export interface StudentNetOptions extends ResNet18Options {
+  /** Square input side in pixels; must be even (the student pools by 2). Default 224. */
+  inputSize?: number;
+  /** Channels of the student's only convolution. Default 4, as in the article. */
+  width?: number;
+}
+
+export interface LoadWeightsOptions {
+  /** Refuse files whose names or shapes differ from the model's (default true). */
+  strict?: boolean;
+  /** State-dict name prefixes to leave untouched, e.g. ['fc.'] to fine-tune ImageNet weights into 2 classes. */
+  skip?: string[];
 }
 
 export class Model {
   private readonly queue = new SerialQueue();
 
-  constructor(private readonly handle: NativeModel) {}
+  /** @param handle made by resnet18() or studentNet() */
+  constructor(
+    private readonly handle: NativeModel,
+    readonly architecture: 'resnet18' | 'studentNet',
+  ) {}
 
   get parameterCount(): number {
     return this.handle.parameterCount();
@@ -29,21 +43,64 @@ export class Model {
     return this.handle.device;
   }
 
-  /** Logits for a batch laid out as `shape` = [N, C, H, W]. */
+  get training(): boolean {
+    return this.handle.training;
+  }
+
+  /** Logits for a batch laid out as `shape` = [N, C, H, W], computed without autograd. */
   forward(input: TensorData): Promise<TensorData> {
-    return this.queue.run(() => call(() => this.handle.forward(input.data, input.shape)));
+    return this.run((h) => h.forward(input.data, input.shape));
+  }
+
+  /** Training mode: BatchNorm uses batch statistics and updates its running ones. */
+  train(): Promise<void> {
+    return this.run((h) => h.setTraining(true));
+  }
+
+  /** Evaluation mode: BatchNorm uses its running statistics. */
+  eval(): Promise<void> {
+    return this.run((h) => h.setTraining(false));
+  }
+
+  to(device: string): Promise<void> {
+    return this.run((h) => h.to(device));
+  }
+
+  /** Loads a safetensors file or a PyTorch `torch.save(model.state_dict())` file. */
+  loadWeights(path: string, options: LoadWeightsOptions = {}): Promise<LoadReport> {
+    return this.run((h) => h.loadWeights(path, options));
+  }
+
+  /** Saves the state_dict as safetensors (written to a temporary file, then renamed). */
+  saveWeights(path: string): Promise<void> {
+    return this.run((h) => h.saveWeights(path));
+  }
+
+  /** Runs `work` on the native model in this model's queue. For kdtorch's own trainers. */
+  run<T>(work: (handle: NativeModel) => Promise<T>): Promise<T> {
+    return this.queue.run(() => call(() => work(this.handle)));
   }
 }
 
-/** The article's student CNN: Conv2d(in→width, 3, pad 1) → BatchNorm → ReLU → MaxPool 2 → Linear. */
-export async function studentNet(options: StudentNetOptions = {}): Promise<Model> {
-  for (const field of ['numClasses', 'inputSize', 'inChannels', 'width'] as const) {
-    const value = options[field];
+function checkPositiveIntegers(where: string, options: object): void {
+  for (const [field, value] of Object.entries(options)) {
+    if (field === 'device') continue;
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-      throw new KdtorchError('E_INVALID_ARGUMENT', `studentNet: ${field} must be a positive integer, got ${value}`, {
+      throw new KdtorchError('E_INVALID_ARGUMENT', `${where}: ${field} must be a positive integer, got ${value}`, {
         field,
       });
     }
   }
-  return new Model(await createNativeModel({ architecture: 'studentNet', ...options }));
+}
+
+/** torchvision's ResNet-18 with a `numClasses`-way head (11,177,538 parameters for 2 classes). */
+export async function resnet18(options: ResNet18Options = {}): Promise<Model> {
+  checkPositiveIntegers('resnet18', options);
+  return new Model(await createNativeModel({ architecture: 'resnet18', ...options }), 'resnet18');
+}
+
+/** The article's student CNN: Conv2d(in→width, 3, pad 1) → BatchNorm → ReLU → MaxPool 2 → Linear. */
+export async function studentNet(options: StudentNetOptions = {}): Promise<Model> {
+  checkPositiveIntegers('studentNet', options);
+  return new Model(await createNativeModel({ architecture: 'studentNet', ...options }), 'studentNet');
 }

@@ -30,7 +30,7 @@ export interface TensorData {
 }
 
 export interface NativeModelSpec {
-  architecture: 'studentNet';
+  architecture: 'resnet18' | 'studentNet';
   numClasses?: number;
   inputSize?: number;
   inChannels?: number;
@@ -38,17 +38,105 @@ export interface NativeModelSpec {
   device?: string;
 }
 
+export interface LoadReport {
+  loaded: string[];
+  missing: string[];
+  unexpected: string[];
+  mismatched: string[];
+}
+
 /** One native network. At most one call at a time: a second concurrent call rejects with E_BUSY. */
 export interface NativeModel {
   forward(data: Float32Array, shape: number[]): Promise<TensorData>;
+  setTraining(on: boolean): Promise<void>;
+  to(device: string): Promise<void>;
+  loadWeights(path: string, options: { strict?: boolean; skip?: string[] }): Promise<LoadReport>;
+  saveWeights(path: string): Promise<void>;
   parameterCount(): number;
   readonly device: string;
+  readonly training: boolean;
+}
+
+export interface NativeOptimizerSpec {
+  name: 'sgd' | 'adam' | 'adamw';
+  lr: number;
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+}
+
+export interface NativeLossSpec {
+  mode: 'hinton' | 'seed';
+  alpha: number;
+  temperature: number;
+  labelSmoothing?: number;
+  classWeights?: number[];
+}
+
+export interface NativeTrainerSpec {
+  optimizer: NativeOptimizerSpec;
+  loss: NativeLossSpec;
+  freeze: 'none' | 'backbone';
+}
+
+/** Per-sample sums since the last takeMetrics(). */
+export interface StepMetrics {
+  lossSum: number;
+  ceSum: number;
+  kdSum: number;
+  correct: number;
+  count: number;
+}
+
+type NativeStep = (images: Float32Array, shape: number[], labels: Int32Array, lr: number) => Promise<void>;
+
+export interface NativeTrainer {
+  teacherStep: NativeStep;
+  studentStep: NativeStep;
+  distillStep: NativeStep;
+  takeMetrics(): Promise<StepMetrics>;
+  saveCheckpoint(path: string, metadataJson: string): Promise<void>;
+  loadCheckpoint(path: string): Promise<string>;
+}
+
+export interface EvaluationSums {
+  lossSum: number;
+  correct: number;
+  count: number;
+  /** rows: true class, columns: predicted class */
+  confusion: number[][];
+  probabilities: TensorData;
+}
+
+export interface NativeEvaluator {
+  add(images: Float32Array, shape: number[], labels: Int32Array): Promise<void>;
+  read(): Promise<EvaluationSums>;
+}
+
+export interface LossWithGradient {
+  total: number;
+  ce: number;
+  kd: number;
+  /** d total / d student logits, row-major [N, C] */
+  grad: Float64Array;
 }
 
 interface Addon {
   info(): Promise<NativeInfo>;
   checkDevice(device: string, size: number, seed: number): Promise<DeviceCheck>;
   createModel(spec: NativeModelSpec): Promise<NativeModel>;
+  NativeTrainer: new (model: NativeModel, teacher: NativeModel | null, spec: NativeTrainerSpec) => NativeTrainer;
+  NativeEvaluator: new (model: NativeModel) => NativeEvaluator;
+  distillationLoss(
+    student: Float64Array,
+    teacher: Float64Array,
+    shape: [number, number],
+    labels: Int32Array,
+    loss: NativeLossSpec,
+  ): Promise<LossWithGradient>;
 }
 
 let loaded: LoadedAddon | undefined;
@@ -59,7 +147,15 @@ export function native(): LoadedAddon & { addon: Addon } {
   return loaded as LoadedAddon & { addon: Addon };
 }
 
-const KNOWN_CODES = new Set<string>(['E_BUSY', 'E_TORCH', 'E_NATIVE', 'E_INVALID_ARGUMENT', 'E_SHAPE_MISMATCH']);
+const KNOWN_CODES = new Set<string>([
+  'E_BUSY',
+  'E_TORCH',
+  'E_NATIVE',
+  'E_INVALID_ARGUMENT',
+  'E_SHAPE_MISMATCH',
+  'E_BAD_WEIGHTS_FILE',
+  'E_WEIGHTS_MISMATCH',
+]);
 
 /** Turns an error thrown or rejected by the addon into a KdtorchError, keeping its message. */
 export function toKdtorchError(error: unknown): unknown {
@@ -88,4 +184,26 @@ export function nativeCheckDevice(device: string, size: number, seed: number): P
 
 export function createNativeModel(spec: NativeModelSpec): Promise<NativeModel> {
   return call(() => native().addon.createModel(spec));
+}
+
+export function createNativeTrainer(
+  model: NativeModel,
+  teacher: NativeModel | null,
+  spec: NativeTrainerSpec,
+): Promise<NativeTrainer> {
+  return call(async () => new (native().addon.NativeTrainer)(model, teacher, spec));
+}
+
+export function nativeDistillationLoss(
+  student: Float64Array,
+  teacher: Float64Array,
+  shape: [number, number],
+  labels: Int32Array,
+  loss: NativeLossSpec,
+): Promise<LossWithGradient> {
+  return call(() => native().addon.distillationLoss(student, teacher, shape, labels, loss));
+}
+
+export function createNativeEvaluator(model: NativeModel): Promise<NativeEvaluator> {
+  return call(async () => new (native().addon.NativeEvaluator)(model));
 }

@@ -2,12 +2,15 @@
 #include <napi.h>
 
 #include "exports.h"
+#include "model_wrap.h"
 
 namespace {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new kdtorch::binding::Constructors());
   kdtorch::binding::registerRuntime(env, exports);
   kdtorch::binding::registerModel(env, exports);
+  kdtorch::binding::registerTrainer(env, exports);
   return exports;
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "resnet.h"
 #include "runtime.h"
 #include "student_net.h"
 
@@ -9,6 +10,9 @@ namespace kdtorch {
 namespace {
 
 torch::nn::AnyModule buildModule(const ModelSpec& spec) {
+  if (spec.numClasses < 2)
+    throw std::invalid_argument("numClasses must be >= 2, got " + std::to_string(spec.numClasses));
+  if (spec.architecture == "resnet18") return torch::nn::AnyModule(ResNet18(spec.numClasses, spec.inChannels));
   if (spec.architecture == "studentNet") {
     StudentNetOptions options;
     options.numClasses = spec.numClasses;
@@ -17,24 +21,42 @@ torch::nn::AnyModule buildModule(const ModelSpec& spec) {
     options.width = spec.width;
     return torch::nn::AnyModule(StudentNet(options));
   }
-  throw std::invalid_argument("unknown architecture '" + spec.architecture + "'");
+  throw std::invalid_argument("unknown architecture '" + spec.architecture + "' (use 'resnet18' or 'studentNet')");
 }
 
 }  // namespace
 
 Model::Model(const ModelSpec& spec) : spec_(spec), device_(resolveDevice(spec.device)), module_(buildModule(spec)) {
   module_.ptr()->to(device_);
+  spec_.device = device_.str();
 }
 
-torch::Tensor Model::forward(const torch::Tensor& input) {
-  const auto expected = std::vector<int64_t>{spec_.inChannels, spec_.inputSize, spec_.inputSize};
-  if (input.dim() != 4 || input.sizes().slice(1) != c10::IntArrayRef(expected)) {
-    throw std::invalid_argument("forward expects input of shape [N, " + std::to_string(spec_.inChannels) + ", " +
-                                std::to_string(spec_.inputSize) + ", " + std::to_string(spec_.inputSize) + "], got " +
-                                c10::str(input.sizes()));
+void Model::checkInput(const torch::Tensor& input) const {
+  const bool fixedSize = spec_.architecture == "studentNet";
+  // ResNet-18 halves the input five times; below 32 px its last stage would have no pixels.
+  const bool ok = input.dim() == 4 && input.size(1) == spec_.inChannels &&
+                  (fixedSize ? input.size(2) == spec_.inputSize && input.size(3) == spec_.inputSize
+                             : input.size(2) >= 32 && input.size(3) >= 32);
+  if (!ok) {
+    const std::string hw =
+        fixedSize ? std::to_string(spec_.inputSize) + ", " + std::to_string(spec_.inputSize) : "H >= 32, W >= 32";
+    throw std::invalid_argument(spec_.architecture + " expects input of shape [N, " + std::to_string(spec_.inChannels) +
+                                ", " + hw + "], got " + c10::str(input.sizes()));
   }
+}
+
+torch::Tensor Model::forward(const torch::Tensor& input) { return module_.forward(input); }
+
+torch::Tensor Model::predict(const torch::Tensor& input) {
+  checkInput(input);
   c10::InferenceMode inference;
-  return module_.forward(input.to(device_)).to(torch::kCPU).contiguous();
+  return module_.forward(input.to(device_, torch::kFloat32)).to(torch::kCPU, torch::kFloat32).contiguous();
+}
+
+void Model::to(const std::string& device) {
+  device_ = resolveDevice(device);
+  module_.ptr()->to(device_);
+  spec_.device = device_.str();
 }
 
 int64_t Model::parameterCount() const {

@@ -8,11 +8,11 @@
 namespace kdtorch {
 
 struct ModelSpec {
-  std::string architecture;  // "studentNet"
+  std::string architecture;  // "resnet18" or "studentNet"
   int64_t numClasses = 2;
-  int64_t inputSize = 224;
+  int64_t inputSize = 224;  // studentNet only: its fc size depends on it
   int64_t inChannels = 3;
-  int64_t width = 4;
+  int64_t width = 4;  // studentNet only
   std::string device = "cpu";
 };
 
@@ -20,9 +20,19 @@ class Model {
  public:
   explicit Model(const ModelSpec& spec);
 
-  // Logits for a batch (N, C, H, W) of float32 on the CPU; returns float32 logits on the CPU.
+  // Inference: logits for a batch (N, C, H, W) given on any device; returns float32 logits on the CPU.
+  torch::Tensor predict(const torch::Tensor& input);
+  // The module's forward in its current mode, with autograd as the caller's guards say; input on device().
   torch::Tensor forward(const torch::Tensor& input);
+  // Throws std::invalid_argument unless `input` is (N, inChannels, H, W) with the sizes this model takes.
+  void checkInput(const torch::Tensor& input) const;
+
+  void train(bool on) { module_.ptr()->train(on); }
+  bool isTraining() const { return module_.ptr()->is_training(); }
+  void to(const std::string& device);
   int64_t parameterCount() const;
+
+  torch::nn::Module& module() { return *module_.ptr(); }
   const c10::Device& device() const { return device_; }
   const ModelSpec& spec() const { return spec_; }
 

@@ -1,0 +1,27 @@
+// Evaluation over many batches with the sums kept on the device: one read at the end.
+import type { Model } from './model.js';
+import { createNativeEvaluator, type EvaluationSums, type NativeEvaluator } from './native.js';
+import type { Batch } from './trainer.js';
+
+export type { EvaluationSums } from './native.js';
+
+export class Evaluation {
+  private constructor(
+    private readonly model: Model,
+    private readonly native: NativeEvaluator,
+  ) {}
+
+  /** Puts the model in eval mode for each batch (BatchNorm on running statistics). */
+  static async create(model: Model): Promise<Evaluation> {
+    return new Evaluation(model, await model.run((handle) => createNativeEvaluator(handle)));
+  }
+
+  add(batch: Batch): Promise<void> {
+    return this.model.run(() => this.native.add(batch.images, batch.shape, batch.labels));
+  }
+
+  /** Loss sum, correct count, confusion matrix and per-sample class probabilities so far. */
+  read(): Promise<EvaluationSums> {
+    return this.model.run(() => this.native.read());
+  }
+}

@@ -1,0 +1,157 @@
+// Training steps as TypeScript users see them: one native call per batch, the learning rate from a
+// schedule, loss sums read only when asked, and checkpoints holding everything needed to resume.
+import { KdtorchError } from './errors.js';
+import type { Model } from './model.js';
+import {
+  call,
+  createNativeTrainer,
+  type NativeLossSpec,
+  type NativeOptimizerSpec,
+  type NativeTrainer,
+  type StepMetrics,
+} from './native.js';
+import { learningRateAt, type Schedule } from './schedule.js';
+
+export type { StepMetrics } from './native.js';
+export type OptimizerOptions = NativeOptimizerSpec;
+
+export interface LossOptions {
+  /** 'hinton': KL × T² averaged per sample; 'seed': the article's nn.KLDivLoss() ('mean', no T²). */
+  mode: 'hinton' | 'seed';
+  /** Weight of the distillation term; CE gets 1 - alpha. */
+  alpha: number;
+  temperature: number;
+  labelSmoothing?: number;
+  /** One weight per class for the cross-entropy term, as torch's CrossEntropyLoss(weight=...). */
+  classWeights?: number[];
+}
+
+export interface TrainerOptions {
+  optimizer: OptimizerOptions;
+  /** Cross-entropy settings for every step, and the distillation terms for distillStep. */
+  loss: LossOptions;
+  schedule?: Schedule;
+  /** 'backbone' trains only fc.* (really frozen: no gradients, not in the optimizer). Default 'none'. */
+  freeze?: 'none' | 'backbone';
+  /** The teacher for distillStep; it is run in eval mode without gradients. */
+  teacher?: Model;
+}
+
+/** A batch of normalised images [N, C, H, W] and their class indices. */
+export interface Batch {
+  images: Float32Array;
+  shape: number[];
+  labels: Int32Array;
+}
+
+/** What a checkpoint records beside the tensors, as JSON. */
+export interface CheckpointInfo {
+  /** Scheduler (and optimizer) steps taken. */
+  step: number;
+  epoch: number;
+  schedule: Schedule;
+  baseLr: number;
+  /** The caller's configuration, stored as given. */
+  config?: unknown;
+}
+
+type StepKind = 'teacherStep' | 'studentStep' | 'distillStep';
+
+export class Trainer {
+  private stepsTaken = 0;
+
+  private constructor(
+    private readonly model: Model,
+    private readonly teacher: Model | undefined,
+    private readonly native: NativeTrainer,
+    private readonly schedule: Schedule,
+    private readonly baseLr: number,
+  ) {}
+
+  static async create(model: Model, options: TrainerOptions): Promise<Trainer> {
+    const { optimizer, loss, schedule = { name: 'constant' }, freeze = 'none', teacher } = options;
+    if (freeze === 'backbone' && model.architecture !== 'resnet18') {
+      throw new KdtorchError('E_INVALID_ARGUMENT', "freeze: 'backbone' applies to a resnet18 teacher", {
+        field: 'freeze',
+      });
+    }
+    const lossSpec: NativeLossSpec = { ...loss };
+    const native = await model.run((handle) =>
+      teacher
+        ? teacher.run((teacherHandle) =>
+            createNativeTrainer(handle, teacherHandle, { optimizer, loss: lossSpec, freeze }),
+          )
+        : createNativeTrainer(handle, null, { optimizer, loss: lossSpec, freeze }),
+    );
+    return new Trainer(model, teacher, native, schedule, optimizer.lr);
+  }
+
+  /** Steps taken so far; the schedule's position. */
+  get step(): number {
+    return this.stepsTaken;
+  }
+
+  /** The learning rate the next step will use. */
+  get learningRate(): number {
+    return learningRateAt(this.schedule, this.baseLr, this.stepsTaken);
+  }
+
+  /** Cross-entropy step on a teacher (honours `freeze`). */
+  teacherStep(batch: Batch): Promise<void> {
+    return this.runStep('teacherStep', batch);
+  }
+
+  /** Cross-entropy step on the student alone: the article's baseline. */
+  studentStep(batch: Batch): Promise<void> {
+    return this.runStep('studentStep', batch);
+  }
+
+  /** Teacher forward without gradients + student forward + fused distillation loss + backward + step. */
+  distillStep(batch: Batch): Promise<void> {
+    if (!this.teacher) {
+      return Promise.reject(
+        new KdtorchError('E_INVALID_ARGUMENT', 'distillStep needs a teacher: Trainer.create(model, { teacher })', {
+          field: 'teacher',
+        }),
+      );
+    }
+    return this.runStep('distillStep', batch);
+  }
+
+  /** Per-sample loss and accuracy sums since the last call: one device read. */
+  takeMetrics(): Promise<StepMetrics> {
+    return this.withModels(() => this.native.takeMetrics());
+  }
+
+  /** Writes model, optimizer state and `info` (JSON) to one safetensors file, atomically. */
+  saveCheckpoint(path: string, extra: { epoch: number; config?: unknown }): Promise<void> {
+    const info: CheckpointInfo = {
+      step: this.stepsTaken,
+      epoch: extra.epoch,
+      schedule: this.schedule,
+      baseLr: this.baseLr,
+      config: extra.config,
+    };
+    return this.withModels(() => this.native.saveCheckpoint(path, JSON.stringify(info)));
+  }
+
+  /** Restores model, optimizer and schedule position from saveCheckpoint's file. */
+  async loadCheckpoint(path: string): Promise<CheckpointInfo> {
+    const info = JSON.parse(await this.withModels(() => this.native.loadCheckpoint(path))) as CheckpointInfo;
+    this.stepsTaken = info.step;
+    return info;
+  }
+
+  private async runStep(kind: StepKind, batch: Batch): Promise<void> {
+    const lr = this.learningRate;
+    await this.withModels(() => this.native[kind](batch.images, batch.shape, batch.labels, lr));
+    this.stepsTaken += 1;
+  }
+
+  // Queues on the model (and teacher) so steps never overlap other calls on them; always in
+  // the order model → teacher, so two queued users cannot wait on each other.
+  private withModels<T>(work: () => Promise<T>): Promise<T> {
+    const teacher = this.teacher;
+    return this.model.run(() => (teacher ? teacher.run(() => call(work)) : call(work)));
+  }
+}

@@ -1,0 +1,85 @@
+// Conversions between JS values and tensors, shared by the binding files.
+#pragma once
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/model.h"
+#include "async.h"
+
+namespace kdtorch::binding {
+
+// A model shared by the JS objects that use it (Model, Trainer, Evaluator), with the flag that
+// keeps their calls from overlapping.
+struct ModelHandle {
+  std::shared_ptr<Model> model;
+  BusyFlag busy;
+};
+
+struct Done {};
+inline Napi::Value undefinedResult(Napi::Env env, Done&) { return env.Undefined(); }
+
+inline std::vector<int64_t> readShape(Napi::Env env, const Napi::Value& value, const std::string& what) {
+  if (!value.IsArray()) throw makeError(env, "E_INVALID_ARGUMENT", what + ": shape must be an array of integers");
+  auto array = value.As<Napi::Array>();
+  std::vector<int64_t> shape;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    const double d = array.Get(i).ToNumber().DoubleValue();
+    if (d < 0 || d != static_cast<double>(static_cast<int64_t>(d))) {
+      throw makeError(env, "E_INVALID_ARGUMENT", what + ": shape entries must be non-negative integers");
+    }
+    shape.push_back(static_cast<int64_t>(d));
+  }
+  return shape;
+}
+
+// A tensor over a JS Float32Array's memory (no copy): the caller keeps the array alive until the work ends.
+inline torch::Tensor viewFloat32(Napi::Env env, const Napi::Value& data, const Napi::Value& shapeValue,
+                                 const std::string& what) {
+  if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw makeError(env, "E_INVALID_ARGUMENT", what + ": data must be a Float32Array");
+  }
+  auto array = data.As<Napi::Float32Array>();
+  const auto shape = readShape(env, shapeValue, what);
+  int64_t elements = 1;
+  for (auto size : shape) elements *= size;
+  if (elements != static_cast<int64_t>(array.ElementLength())) {
+    throw makeError(env, "E_SHAPE_MISMATCH",
+                    what + ": shape " + c10::str(c10::IntArrayRef(shape)) + " holds " + std::to_string(elements) +
+                        " values but data has " + std::to_string(array.ElementLength()));
+  }
+  return torch::from_blob(array.Data(), shape, torch::kFloat32);
+}
+
+inline torch::Tensor viewLabels(Napi::Env env, const Napi::Value& data, const std::string& what) {
+  if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw makeError(env, "E_INVALID_ARGUMENT", what + ": labels must be an Int32Array");
+  }
+  auto array = data.As<Napi::Int32Array>();
+  return torch::from_blob(array.Data(), {static_cast<int64_t>(array.ElementLength())}, torch::kInt32);
+}
+
+// {data: Float32Array, shape} from a float tensor on the CPU (copied into JS memory).
+inline Napi::Object tensorToJs(Napi::Env env, const torch::Tensor& tensor) {
+  const auto t = tensor.to(torch::kCPU, torch::kFloat32).contiguous();
+  auto out = Napi::Float32Array::New(env, t.numel());
+  if (t.numel() > 0) std::memcpy(out.Data(), t.data_ptr<float>(), t.numel() * sizeof(float));
+  auto shape = Napi::Array::New(env, t.dim());
+  for (int64_t i = 0; i < t.dim(); ++i) shape.Set(i, static_cast<double>(t.size(i)));
+  auto result = Napi::Object::New(env);
+  result.Set("data", out);
+  result.Set("shape", shape);
+  return result;
+}
+
+inline Napi::Array stringsToJs(Napi::Env env, const std::vector<std::string>& items) {
+  auto out = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); ++i) out.Set(i, items[i]);
+  return out;
+}
+
+}  // namespace kdtorch::binding

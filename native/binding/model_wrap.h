@@ -1,0 +1,38 @@
+// The JS class NativeModel: one per network, made by createModel().
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "convert.h"
+
+namespace kdtorch::binding {
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit ModelWrap(const Napi::CallbackInfo& args);
+
+  // The model behind a JS value that must be a NativeModel; throws E_INVALID_ARGUMENT otherwise.
+  static std::shared_ptr<ModelHandle> unwrap(Napi::Env env, const Napi::Value& value, const std::string& what);
+  const std::shared_ptr<ModelHandle>& handle() const { return handle_; }
+
+ private:
+  Napi::Value forward(const Napi::CallbackInfo& args);
+  Napi::Value setTraining(const Napi::CallbackInfo& args);
+  Napi::Value moveTo(const Napi::CallbackInfo& args);
+  Napi::Value loadWeights(const Napi::CallbackInfo& args);
+  Napi::Value saveWeights(const Napi::CallbackInfo& args);
+  Napi::Value parameterCount(const Napi::CallbackInfo& args);
+  Napi::Value device(const Napi::CallbackInfo& args);
+  Napi::Value training(const Napi::CallbackInfo& args);
+
+  std::shared_ptr<ModelHandle> handle_;
+};
+
+// Constructors kept per Node environment (worker threads each have their own).
+struct Constructors {
+  Napi::FunctionReference model, trainer, evaluator;
+};
+
+}  // namespace kdtorch::binding

@@ -1,0 +1,169 @@
+#include "trainer.h"
+
+#include <stdexcept>
+
+namespace kdtorch {
+namespace {
+
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const OptimizerSpec& o,
+                                                       const std::vector<torch::Tensor>& params) {
+  if (!(o.lr > 0)) throw std::invalid_argument("optimizer lr must be > 0, got " + std::to_string(o.lr));
+  if (o.name == "sgd") {
+    return std::make_unique<torch::optim::SGD>(
+        params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(o.weightDecay));
+  }
+  if (o.name == "adam") {
+    return std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weightDecay));
+  }
+  if (o.name == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weightDecay));
+  }
+  throw std::invalid_argument("optimizer '" + o.name + "' is not one of 'sgd', 'adam', 'adamw'");
+}
+
+}  // namespace
+
+Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, const TrainerSpec& spec)
+    : model_(std::move(model)), teacher_(std::move(teacher)), spec_(spec) {
+  if (spec_.freeze != "none" && spec_.freeze != "backbone") {
+    throw std::invalid_argument("freeze must be 'none' or 'backbone', got '" + spec_.freeze + "'");
+  }
+  std::vector<torch::Tensor> params;
+  for (auto& item : model_->module().named_parameters()) {
+    const bool learns = spec_.freeze == "none" || item.key().rfind("fc.", 0) == 0;
+    item.value().set_requires_grad(learns);
+    if (learns) {
+      trainable_.emplace_back(item.key(), item.value());
+      params.push_back(item.value());
+    }
+  }
+  if (spec_.loss.classWeights.defined()) spec_.loss.classWeights = spec_.loss.classWeights.to(model_->device());
+  optimizer_ = makeOptimizer(spec_.optimizer, params);
+  sums_ = torch::zeros({5}, torch::TensorOptions().dtype(torch::kFloat64).device(model_->device()));
+}
+
+std::pair<torch::Tensor, torch::Tensor> Trainer::toDevice(const torch::Tensor& images,
+                                                          const torch::Tensor& labels) const {
+  model_->checkInput(images);
+  if (labels.dim() != 1 || labels.size(0) != images.size(0)) {
+    throw std::invalid_argument("labels must hold one class index per image (" + std::to_string(images.size(0)) + ")");
+  }
+  const int64_t classes = model_->spec().numClasses;
+  if (labels.numel() > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= classes)) {
+    throw std::invalid_argument("labels must lie in [0, " + std::to_string(classes - 1) + "]");
+  }
+  const auto device = model_->device();
+  return {images.to(device, torch::kFloat32, /*non_blocking=*/true), labels.to(device, torch::kInt64, true)};
+}
+
+void Trainer::teacherStep(const torch::Tensor& images, const torch::Tensor& labels) {
+  crossEntropyStep(images, labels);
+}
+
+void Trainer::studentStep(const torch::Tensor& images, const torch::Tensor& labels) {
+  crossEntropyStep(images, labels);
+}
+
+void Trainer::crossEntropyStep(const torch::Tensor& images, const torch::Tensor& labels) {
+  auto [x, y] = toDevice(images, labels);
+  model_->train(true);
+  const auto logits = model_->forward(x);
+  const auto loss = crossEntropy(logits, y, spec_.loss.classWeights, spec_.loss.labelSmoothing);
+  finishStep(logits, y, loss, loss.detach(), torch::zeros({}, loss.options()));
+}
+
+void Trainer::distillStep(const torch::Tensor& images, const torch::Tensor& labels) {
+  if (!teacher_) throw std::invalid_argument("distillStep needs a teacher: create the trainer with one");
+  auto [x, y] = toDevice(images, labels);
+  torch::Tensor teacherLogits;
+  {
+    torch::NoGradGuard noGrad;
+    teacher_->train(false);
+    teacherLogits = teacher_->forward(x.to(teacher_->device()));
+  }
+  model_->train(true);
+  const auto logits = model_->forward(x);
+  const auto parts = distillLoss(logits, teacherLogits.to(logits.device()), y, spec_.loss);
+  finishStep(logits, y, parts.total, parts.ce, parts.kd);
+}
+
+void Trainer::finishStep(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& loss,
+                         const torch::Tensor& ce, const torch::Tensor& kd) {
+  optimizer_->zero_grad();
+  loss.backward();
+  optimizer_->step();
+  torch::NoGradGuard noGrad;
+  const double n = static_cast<double>(labels.size(0));
+  const auto correct = (logits.argmax(1) == labels).sum();
+  sums_ += torch::stack({loss.detach().to(torch::kFloat64) * n, ce.to(torch::kFloat64) * n, kd.to(torch::kFloat64) * n,
+                         correct.to(torch::kFloat64), torch::full({}, n, sums_.options())});
+}
+
+Metrics Trainer::takeMetrics() {
+  const auto host = sums_.to(torch::kCPU);
+  sums_.zero_();
+  const auto* v = host.data_ptr<double>();
+  return {v[0], v[1], v[2], static_cast<int64_t>(v[3]), static_cast<int64_t>(v[4])};
+}
+
+void Trainer::setLearningRate(double lr) {
+  if (!(lr >= 0)) throw std::invalid_argument("learning rate must be >= 0, got " + std::to_string(lr));
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+}
+
+double Trainer::learningRate() const { return optimizer_->param_groups().front().options().get_lr(); }
+
+NamedTensors Trainer::optimizerState() {
+  NamedTensors out;
+  auto& state = optimizer_->state();
+  for (const auto& [name, param] : trainable_) {
+    const auto found = state.find(param.unsafeGetTensorImpl());
+    if (found == state.end()) continue;
+    if (auto* sgd = dynamic_cast<torch::optim::SGDParamState*>(found->second.get())) {
+      if (sgd->momentum_buffer().defined()) out.emplace_back(name + ".momentum_buffer", sgd->momentum_buffer());
+    } else if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(found->second.get())) {
+      out.emplace_back(name + ".step", torch::tensor(adam->step(), torch::kInt64));
+      out.emplace_back(name + ".exp_avg", adam->exp_avg());
+      out.emplace_back(name + ".exp_avg_sq", adam->exp_avg_sq());
+    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(found->second.get())) {
+      out.emplace_back(name + ".step", torch::tensor(adamw->step(), torch::kInt64));
+      out.emplace_back(name + ".exp_avg", adamw->exp_avg());
+      out.emplace_back(name + ".exp_avg_sq", adamw->exp_avg_sq());
+    }
+  }
+  return out;
+}
+
+void Trainer::loadOptimizerState(const NamedTensors& saved) {
+  std::map<std::string, torch::Tensor> byName(saved.begin(), saved.end());
+  auto take = [&](const std::string& key) {
+    const auto found = byName.find(key);
+    if (found == byName.end()) throw WeightsMismatchError("checkpoint optimizer state lacks '" + key + "'");
+    return found->second.to(model_->device());
+  };
+  auto& state = optimizer_->state();
+  for (const auto& [name, param] : trainable_) {
+    void* key = param.unsafeGetTensorImpl();
+    if (spec_.optimizer.name == "sgd") {
+      if (!byName.count(name + ".momentum_buffer")) continue;
+      auto s = std::make_unique<torch::optim::SGDParamState>();
+      s->momentum_buffer(take(name + ".momentum_buffer"));
+      state[key] = std::move(s);
+    } else if (byName.count(name + ".step")) {
+      const int64_t step = take(name + ".step").item<int64_t>();
+      if (spec_.optimizer.name == "adam") {
+        auto s = std::make_unique<torch::optim::AdamParamState>();
+        s->step(step).exp_avg(take(name + ".exp_avg")).exp_avg_sq(take(name + ".exp_avg_sq"));
+        state[key] = std::move(s);
+      } else {
+        auto s = std::make_unique<torch::optim::AdamWParamState>();
+        s->step(step).exp_avg(take(name + ".exp_avg")).exp_avg_sq(take(name + ".exp_avg_sq"));
+        state[key] = std::move(s);
+      }
+    }
+  }
+}
+
+}  // namespace kdtorch

@@ -1,0 +1,70 @@
+// One training step per call, whole on the native side: forward, loss, backward, optimizer step.
+// Running sums of loss and accuracy stay on the device until takeMetrics() reads them.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "distill_loss.h"
+#include "model.h"
+#include "named_tensors.h"
+
+namespace kdtorch {
+
+struct OptimizerSpec {
+  std::string name = "sgd";  // "sgd", "adam" or "adamw"
+  double lr = 0.01;
+  double momentum = 0;
+  bool nesterov = false;
+  double weightDecay = 0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+
+struct TrainerSpec {
+  OptimizerSpec optimizer;
+  DistillLossOptions loss;
+  // "none", or "backbone": every parameter but fc.* stops learning (requires_grad false and
+  // left out of the optimizer). The article's `params.requires_grad_ = False` froze nothing.
+  std::string freeze = "none";
+};
+
+struct Metrics {
+  double lossSum = 0, ceSum = 0, kdSum = 0;  // per-sample sums (batch mean times batch size)
+  int64_t correct = 0, count = 0;
+};
+
+class Trainer {
+ public:
+  // `teacher` may be null; distillStep then refuses.
+  Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, const TrainerSpec& spec);
+
+  // Cross-entropy steps: teacherStep honours `freeze`; studentStep is the student trained alone.
+  void teacherStep(const torch::Tensor& images, const torch::Tensor& labels);
+  void studentStep(const torch::Tensor& images, const torch::Tensor& labels);
+  // Teacher forward (eval mode, no grad) + student forward + fused loss + backward + step.
+  void distillStep(const torch::Tensor& images, const torch::Tensor& labels);
+
+  Metrics takeMetrics();  // reads the device once and resets the sums
+  void setLearningRate(double lr);
+  double learningRate() const;
+
+  // Optimizer state as named tensors ("<param>.exp_avg", "<param>.momentum_buffer", "<param>.step").
+  NamedTensors optimizerState();
+  void loadOptimizerState(const NamedTensors& state);
+  Model& model() { return *model_; }
+
+ private:
+  void crossEntropyStep(const torch::Tensor& images, const torch::Tensor& labels);
+  void finishStep(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& loss,
+                  const torch::Tensor& ce, const torch::Tensor& kd);
+  std::pair<torch::Tensor, torch::Tensor> toDevice(const torch::Tensor& images, const torch::Tensor& labels) const;
+
+  std::shared_ptr<Model> model_, teacher_;
+  TrainerSpec spec_;
+  std::vector<std::pair<std::string, torch::Tensor>> trainable_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  torch::Tensor sums_;  // [loss, ce, kd, correct, count] in float64 on the model's device
+};
+
+}  // namespace kdtorch

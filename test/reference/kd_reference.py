@@ -1,0 +1,187 @@
+"""PyTorch reference for kdtorch's equivalence tests: the article's StudentNet, torchvision's
+ResNet-18, the distillation loss written the textbook way, and one training step, run on the
+same weights and inputs as kdtorch. Usage: python kd_reference.py COMMAND JSON_ARGS.
+Prints one JSON line."""
+import json
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from safetensors.torch import load_file, save_file
+
+
+class StudentNet(nn.Module):
+    """The article's student, with its input size, channels and width made parameters."""
+
+    def __init__(self, num_classes=2, input_size=224, in_channels=3, width=4):
+        super().__init__()
+        self.layer1 = nn.Sequential(
+            nn.Conv2d(in_channels, width, kernel_size=3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=2, stride=2),
+        )
+        self.fc = nn.Linear(width * (input_size // 2) ** 2, num_classes)
+
+    def forward(self, x):
+        out = self.layer1(x)
+        out = out.view(out.size(0), -1)
+        return self.fc(out)
+
+
+def build(spec):
+    if spec["arch"] == "resnet18":
+        return torchvision.models.resnet18(num_classes=spec.get("numClasses", 2))
+    return StudentNet(spec.get("numClasses", 2), spec.get("inputSize", 224), spec.get("inChannels", 3), spec.get("width", 4))
+
+
+def load(spec, path):
+    model = build(spec)
+    model.load_state_dict(load_file(path))
+    return model
+
+
+def read_bin(path, shape, dtype):
+    return torch.from_numpy(np.fromfile(path, dtype=dtype).reshape(shape).copy())
+
+
+def cross_entropy(s, y, loss):
+    weight = torch.tensor(loss["classWeights"], dtype=s.dtype) if loss.get("classWeights") else None
+    return F.cross_entropy(s, y, weight=weight, label_smoothing=loss.get("labelSmoothing", 0.0))
+
+
+def reference_loss(s, t, y, loss):
+    """(1-a) CE + a KD, as a PyTorch user writes it; autograd gives the gradient."""
+    alpha, T = loss["alpha"], loss["temperature"]
+    ce = cross_entropy(s, y, loss)
+    log_ps, pt = F.log_softmax(s / T, dim=1), F.softmax(t / T, dim=1)
+    if loss["mode"] == "seed":
+        kd = nn.KLDivLoss()(log_ps, pt)  # the article: reduction 'mean', no T^2
+    else:
+        kd = F.kl_div(log_ps, pt, reduction="batchmean") * T * T
+    return (1 - alpha) * ce + alpha * kd, ce, kd
+
+
+def make_weights(a):
+    """Seeded weights; BatchNorm running statistics randomised so eval mode differs from train mode."""
+    torch.manual_seed(a["seed"])
+    model = build(a)
+    with torch.no_grad():
+        for name, buf in model.named_buffers():
+            if name.endswith("running_mean"):
+                buf.normal_(0, 0.1)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 1.5)
+            elif name.endswith("num_batches_tracked"):
+                buf.fill_(7)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, a["safetensors"])
+    if a.get("pth"):
+        torch.save(model.state_dict(), a["pth"])
+    return {"parameters": sum(p.numel() for p in model.parameters()), "keys": list(model.state_dict().keys())}
+
+
+def make_batch(a):
+    g = torch.Generator().manual_seed(a["seed"])
+    x = torch.randn(a["shape"], generator=g)
+    y = torch.randint(0, a.get("numClasses", 2), (a["shape"][0],), generator=g, dtype=torch.int32)
+    x.numpy().tofile(a["images"])
+    y.numpy().tofile(a["labels"])
+    return {}
+
+
+def forward(a):
+    model = load(a, a["weights"])
+    model.train(a.get("train", False))
+    x = read_bin(a["images"], a["shape"], np.float32)
+    with torch.no_grad():
+        return {"logits": model(x).flatten().tolist()}
+
+
+def step(a):
+    model = load(a["model"], a["model"]["weights"])
+    teacher = load(a["teacher"], a["teacher"]["weights"]) if a.get("teacher") else None
+    if a.get("freeze") == "backbone":
+        for name, p in model.named_parameters():
+            p.requires_grad = name.startswith("fc.")
+    params = [p for p in model.parameters() if p.requires_grad]
+    o = a["optimizer"]
+    if o["name"] == "sgd":
+        opt = torch.optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0), nesterov=o.get("nesterov", False),
+                              weight_decay=o.get("weightDecay", 0))
+    else:
+        cls = torch.optim.Adam if o["name"] == "adam" else torch.optim.AdamW
+        opt = cls(params, lr=o["lr"], betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)), eps=o.get("eps", 1e-8),
+                  weight_decay=o.get("weightDecay", 0 if o["name"] == "adam" else 1e-2), foreach=False)
+    x = read_bin(a["images"], a["shape"], np.float32)
+    y = read_bin(a["labels"], [a["shape"][0]], np.int32).long()
+    for _ in range(a.get("steps", 1)):
+        model.train()
+        opt.zero_grad()
+        s = model(x)
+        if teacher is not None:
+            teacher.eval()
+            with torch.no_grad():
+                t = teacher(x)
+            loss, _, _ = reference_loss(s, t, y, a["loss"])
+        else:
+            loss = cross_entropy(s, y, a["loss"])
+        loss.backward()
+        opt.step()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, a["out"])
+    return {"loss": loss.item()}
+
+
+def compare(a):
+    x, y = load_file(a["a"]), load_file(a["b"])
+    if set(x) != set(y):
+        return {"sameKeys": False, "onlyA": sorted(set(x) - set(y)), "onlyB": sorted(set(y) - set(x))}
+    diffs = {k: (x[k].double() - y[k].double()).abs().max().item() if x[k].numel() else 0.0 for k in x}
+    return {"sameKeys": True, "maxAbsDiff": max(diffs.values()), "perKey": diffs}
+
+
+def stats(a):
+    """Mean and standard deviation of some tensors of a weights file."""
+    tensors = load_file(a["weights"])
+    return {k: {"mean": tensors[k].double().mean().item(), "std": tensors[k].double().std().item()} for k in a["keys"]}
+
+
+def schedule(a):
+    """Learning rates PyTorch's schedulers give over a["steps"] steps."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=a["lr"])
+    s = a["schedule"]
+    lr = torch.optim.lr_scheduler
+    if s["name"] == "step":
+        sched = lr.StepLR(opt, step_size=s["stepSize"], gamma=s["gamma"])
+    elif s["name"] == "cosine":
+        sched = lr.CosineAnnealingLR(opt, T_max=s["totalSteps"], eta_min=s.get("lrMin", 0))
+    else:
+        after = s["after"]
+        warm = lr.LinearLR(opt, start_factor=s["startFactor"], end_factor=1.0, total_iters=s["warmupSteps"])
+        cos = lr.CosineAnnealingLR(opt, T_max=after["totalSteps"], eta_min=after.get("lrMin", 0))
+        sched = lr.SequentialLR(opt, [warm, cos], milestones=[s["warmupSteps"]])
+    lrs = []
+    for _ in range(a["steps"]):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return {"lrs": lrs}
+
+
+def loss_grad(a):
+    n, c = a["shape"]
+    s = torch.tensor(a["student"], dtype=torch.float64).reshape(n, c).requires_grad_(True)
+    t = torch.tensor(a["teacher"], dtype=torch.float64).reshape(n, c)
+    y = torch.tensor(a["labels"], dtype=torch.long)
+    total, ce, kd = reference_loss(s, t, y, a["loss"])
+    total.backward()
+    return {"total": total.item(), "ce": ce.item(), "kd": kd.item(), "grad": s.grad.flatten().tolist()}
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(int(json.loads(sys.argv[2]).get("threads", torch.get_num_threads())))
+    command = {"make-weights": make_weights, "make-batch": make_batch, "forward": forward, "step": step,
+               "compare": compare, "loss-grad": loss_grad, "stats": stats, "schedule": schedule}[sys.argv[1]]
+    print(json.dumps(command(json.loads(sys.argv[2]))))
