@@ -33,7 +33,7 @@ struct FusedDistillLoss : torch::autograd::Function<FusedDistillLoss> {
     //   d ce / d s_i = (1-eps) * w[y_i]/W * (p_i - e_{y_i}) + eps/C * (sum(w)/W * p_i - w/W)
     const auto logp = torch::log_softmax(s, 1);
     const auto p = logp.exp();
-    const auto w = classWeights.defined() ? classWeights.to(s.options()) : torch::ones({classes}, s.options());
+    const auto w = classWeights.to(s.options());
     const auto wy = w.index_select(0, y);
     const auto W = wy.sum();
     const auto onehot = torch::one_hot(y, classes).to(s.scalar_type());
@@ -82,7 +82,10 @@ DistillLossParts distillLoss(const torch::Tensor& studentLogits, const torch::Te
                                 c10::str(studentLogits.sizes()) +
                                 " differ: do teacher and student have the same classes?");
   }
-  auto out = FusedDistillLoss::apply(studentLogits, teacherLogits.detach(), labels, options.classWeights, options.alpha,
+  // Unit weights are exactly the unweighted loss (W = N); autograd's apply takes only defined tensors.
+  const auto weights = options.classWeights.defined() ? options.classWeights
+                                                      : torch::ones({studentLogits.size(1)}, studentLogits.options());
+  auto out = FusedDistillLoss::apply(studentLogits, teacherLogits.detach(), labels, weights, options.alpha,
                                      options.temperature, options.mode == KdMode::Seed, options.labelSmoothing);
   return {out[0], out[1], out[2]};
 }

@@ -102,7 +102,7 @@ void Trainer::finishStep(const torch::Tensor& logits, const torch::Tensor& label
 }
 
 Metrics Trainer::takeMetrics() {
-  const auto host = sums_.to(torch::kCPU);
+  const auto host = sums_.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);  // a copy even on the CPU
   sums_.zero_();
   const auto* v = host.data_ptr<double>();
   return {v[0], v[1], v[2], static_cast<int64_t>(v[3]), static_cast<int64_t>(v[4])};
