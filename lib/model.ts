@@ -10,6 +10,10 @@ export interface ResNet18Options {
   inChannels?: number;
   /** 'cpu', 'cuda', 'cuda:N' or 'auto'. Default 'cpu'. */
   device?: string;
+  /** 'bf16': convolutions and matmuls in bfloat16 as torch.autocast does (fast on GPUs). Default 'none'. */
+  autocast?: 'none' | 'bf16';
+  /** Keep activations and weights channels-last (NHWC), which cuDNN runs fastest. Default false. */
+  channelsLast?: boolean;
 }
 
 export interface StudentNetOptions extends ResNet18Options {
@@ -84,7 +88,7 @@ export class Model {
 
 function checkPositiveIntegers(where: string, options: object): void {
   for (const [field, value] of Object.entries(options)) {
-    if (field === 'device') continue;
+    if (field === 'device' || field === 'autocast' || field === 'channelsLast') continue;
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
       throw new KdtorchError('E_INVALID_ARGUMENT', `${where}: ${field} must be a positive integer, got ${value}`, {
         field,

@@ -36,6 +36,8 @@ export interface NativeModelSpec {
   inChannels?: number;
   width?: number;
   device?: string;
+  autocast?: 'none' | 'bf16';
+  channelsLast?: boolean;
 }
 
 export interface LoadReport {

@@ -46,7 +46,10 @@ describe('checkpoints', () => {
   it('refuses a checkpoint of another model, naming the file', async () => {
     const dir = tempDir('checkpoint-other');
     const small = await studentNet({ inputSize: 32 });
-    const trainer = await Trainer.create(small, { optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 }, loss: { mode: 'hinton', alpha: 0, temperature: 1 } });
+    const trainer = await Trainer.create(small, {
+      optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 },
+      loss: { mode: 'hinton', alpha: 0, temperature: 1 },
+    });
     const file = path.join(dir, 'c.safetensors');
     await trainer.saveCheckpoint(file, { epoch: 0 });
     const other = await Trainer.create(await studentNet({ inputSize: 64 }), {

@@ -22,7 +22,12 @@ describe('Evaluation', () => {
     for (const seed of [7, 8]) {
       const batch = referenceBatch(dir, [5, 3, 32, 32], seed, 3);
       await evaluation.add(batch);
-      const { logits } = reference<{ logits: number[] }>('forward', { ...spec, ...batch.files, shape: batch.shape, weights });
+      const { logits } = reference<{ logits: number[] }>('forward', {
+        ...spec,
+        ...batch.files,
+        shape: batch.shape,
+        weights,
+      });
       batch.labels.forEach((label, i) => {
         const row = logits.slice(i * 3, i * 3 + 3);
         const max = Math.max(...row);

@@ -6,7 +6,10 @@ describe('learning-rate schedules', () => {
   const schedules: [string, Schedule][] = [
     ['StepLR', { name: 'step', stepSize: 3, gamma: 0.5 }],
     ['CosineAnnealingLR', { name: 'cosine', totalSteps: 12, lrMin: 1e-4 }],
-    ['LinearLR warm-up then cosine (SequentialLR)', { name: 'warmup', warmupSteps: 4, startFactor: 0.1, after: { name: 'cosine', totalSteps: 10 } }],
+    [
+      'LinearLR warm-up then cosine (SequentialLR)',
+      { name: 'warmup', warmupSteps: 4, startFactor: 0.1, after: { name: 'cosine', totalSteps: 10 } },
+    ],
   ];
   it.each(schedules)('gives %s’s learning rates step by step', (_, schedule) => {
     const steps = 15;

@@ -22,6 +22,14 @@ Napi::Value createModel(const Napi::CallbackInfo& args) {
   modelSpec.inChannels = optionalInt(spec, "inChannels", modelSpec.inChannels);
   modelSpec.width = optionalInt(spec, "width", modelSpec.width);
   if (spec.Has("device") && !spec.Get("device").IsUndefined()) modelSpec.device = spec.Get("device").ToString();
+  if (spec.Has("autocast") && !spec.Get("autocast").IsUndefined()) {
+    const std::string autocast = spec.Get("autocast").ToString();
+    if (autocast != "none" && autocast != "bf16") {
+      throw makeError(env, "E_INVALID_ARGUMENT", "autocast must be 'none' or 'bf16', got '" + autocast + "'");
+    }
+    modelSpec.autocastBf16 = autocast == "bf16";
+  }
+  modelSpec.channelsLast = spec.Has("channelsLast") && spec.Get("channelsLast").ToBoolean();
   return PromiseWorker<std::shared_ptr<Model>>::start(
       env, [modelSpec] { return std::make_shared<Model>(modelSpec); },
       [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value {

@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <stdexcept>
 
 #include "resnet.h"
@@ -24,11 +26,43 @@ torch::nn::AnyModule buildModule(const ModelSpec& spec) {
   throw std::invalid_argument("unknown architecture '" + spec.architecture + "' (use 'resnet18' or 'studentNet')");
 }
 
+// torch.autocast(device, dtype=torch.bfloat16) for one forward pass; autocast state is thread-local.
+class AutocastScope {
+ public:
+  AutocastScope(c10::DeviceType type, bool on) : type_(type), on_(on) {
+    if (!on_) return;
+    previous_ = at::autocast::is_autocast_enabled(type_);
+    at::autocast::set_autocast_enabled(type_, true);
+    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(type_, previous_);
+    at::autocast::clear_cache();
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  c10::DeviceType type_;
+  bool on_;
+  bool previous_ = false;
+};
+
 }  // namespace
 
 Model::Model(const ModelSpec& spec) : spec_(spec), device_(resolveDevice(spec.device)), module_(buildModule(spec)) {
+  place();
+}
+
+void Model::place() {
   module_.ptr()->to(device_);
   spec_.device = device_.str();
+  if (!spec_.channelsLast) return;
+  torch::NoGradGuard noGrad;
+  for (auto& parameter : module_.ptr()->parameters()) {
+    if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
+  }
 }
 
 void Model::checkInput(const torch::Tensor& input) const {
@@ -45,18 +79,21 @@ void Model::checkInput(const torch::Tensor& input) const {
   }
 }
 
-torch::Tensor Model::forward(const torch::Tensor& input) { return module_.forward(input); }
+torch::Tensor Model::forward(const torch::Tensor& input) {
+  AutocastScope autocast(device_.type(), spec_.autocastBf16);
+  const auto x = spec_.channelsLast ? input.contiguous(at::MemoryFormat::ChannelsLast) : input;
+  return module_.forward(x).to(torch::kFloat32);
+}
 
 torch::Tensor Model::predict(const torch::Tensor& input) {
   checkInput(input);
   c10::InferenceMode inference;
-  return module_.forward(input.to(device_, torch::kFloat32)).to(torch::kCPU, torch::kFloat32).contiguous();
+  return forward(input.to(device_, torch::kFloat32)).to(torch::kCPU).contiguous();
 }
 
 void Model::to(const std::string& device) {
   device_ = resolveDevice(device);
-  module_.ptr()->to(device_);
-  spec_.device = device_.str();
+  place();
 }
 
 int64_t Model::parameterCount() const {

@@ -14,6 +14,10 @@ struct ModelSpec {
   int64_t inChannels = 3;
   int64_t width = 4;  // studentNet only
   std::string device = "cpu";
+  // Precision and layout: bf16 autocast (matmuls and convolutions in bf16, the rest in fp32, as
+  // torch.autocast does) and channels-last tensors, which cuDNN and oneDNN run faster.
+  bool autocastBf16 = false;
+  bool channelsLast = false;
 };
 
 class Model {
@@ -23,13 +27,14 @@ class Model {
   // Inference: logits for a batch (N, C, H, W) given on any device; returns float32 logits on the CPU.
   torch::Tensor predict(const torch::Tensor& input);
   // The module's forward in its current mode, with autograd as the caller's guards say; input on device().
+  // Applies the spec's autocast and memory format; the logits come back as float32.
   torch::Tensor forward(const torch::Tensor& input);
   // Throws std::invalid_argument unless `input` is (N, inChannels, H, W) with the sizes this model takes.
   void checkInput(const torch::Tensor& input) const;
 
   void train(bool on) { module_.ptr()->train(on); }
   bool isTraining() const { return module_.ptr()->is_training(); }
-  void to(const std::string& device);
+  void to(const std::string& device);  // keeps the spec's memory format
   int64_t parameterCount() const;
 
   torch::nn::Module& module() { return *module_.ptr(); }
@@ -37,6 +42,8 @@ class Model {
   const ModelSpec& spec() const { return spec_; }
 
  private:
+  void place();
+
   ModelSpec spec_;
   c10::Device device_;
   torch::nn::AnyModule module_;

@@ -96,8 +96,10 @@ def forward(a):
     model = load(a, a["weights"])
     model.train(a.get("train", False))
     x = read_bin(a["images"], a["shape"], np.float32)
-    with torch.no_grad():
-        return {"logits": model(x).flatten().tolist()}
+    if a.get("channelsLast"):
+        model, x = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.get("autocast") == "bf16"):
+        return {"logits": model(x).float().flatten().tolist()}
 
 
 def step(a):
