@@ -30,7 +30,7 @@ describe('native calls run off the JS thread', () => {
     const wrong = { data: new Float32Array(1 * 3 * 16 * 16), shape: [1, 3, 16, 16] };
     await expect(model.forward(wrong)).rejects.toMatchObject({
       code: 'E_INVALID_ARGUMENT',
-      message: 'forward expects input of shape [N, 3, 32, 32], got [1, 3, 16, 16]',
+      message: 'studentNet expects input of shape [N, 3, 32, 32], got [1, 3, 16, 16]',
     });
     const mismatched = { data: new Float32Array(10), shape: [1, 3, 32, 32] };
     await expect(model.forward(mismatched)).rejects.toMatchObject({ code: 'E_SHAPE_MISMATCH' });

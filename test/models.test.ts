@@ -130,3 +130,20 @@ describe('StudentNet', () => {
     expect(maxAbsDiff(ours.data, back.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
   });
 });
+
+describe('devices', () => {
+  it("resolves 'auto' to CUDA when present, else the CPU; moves with to(); refuses absent CUDA by name", async () => {
+    const { cudaAvailable } = await (await import('../lib/index.js')).info();
+    const model = await studentNet({ inputSize: 32, device: 'auto' });
+    expect(model.device).toBe(cudaAvailable ? 'cuda:0' : 'cpu');
+    await model.to('cpu');
+    expect(model.device).toBe('cpu');
+    if (!cudaAvailable) {
+      await expect(model.to('cuda')).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+      await expect(studentNet({ device: 'cuda:0' })).rejects.toThrow(
+        "device 'cuda:0' asked for, but this libtorch sees no CUDA device",
+      );
+      expect(model.device).toBe('cpu');
+    }
+  });
+});
