@@ -15,34 +15,30 @@ beforeAll(() => {
   batch = referenceBatch(dir, [4, 3, 64, 64], 21);
 });
 
+/** Eval logits of the shared weights with `options`, from kdtorch and from PyTorch with the same options. */
+async function logitsBothWays(options: { channelsLast?: boolean; autocast?: 'bf16' }) {
+  const model = await resnet18(options);
+  await model.loadWeights(weights);
+  await model.eval();
+  const ours = await model.forward({ data: batch.images, shape: batch.shape });
+  const theirs = reference<{ logits: number[] }>('forward', {
+    ...spec,
+    ...batch.files,
+    shape: batch.shape,
+    weights,
+    ...options,
+  });
+  return { ours, theirs };
+}
+
 describe('precision and memory format', () => {
   it('channels-last gives PyTorch’s channels-last logits to 1e-4', async () => {
-    const model = await resnet18({ channelsLast: true });
-    await model.loadWeights(weights);
-    await model.eval();
-    const ours = await model.forward({ data: batch.images, shape: batch.shape });
-    const theirs = reference<{ logits: number[] }>('forward', {
-      ...spec,
-      ...batch.files,
-      shape: batch.shape,
-      weights,
-      channelsLast: true,
-    });
+    const { ours, theirs } = await logitsBothWays({ channelsLast: true });
     expect(maxAbsDiff(ours.data, theirs.logits)).toBeLessThanOrEqual(1e-4);
   });
 
   it('bf16 autocast gives torch.autocast(bfloat16) logits, and differs from fp32 as bf16 does', async () => {
-    const model = await resnet18({ autocast: 'bf16' });
-    await model.loadWeights(weights);
-    await model.eval();
-    const ours = await model.forward({ data: batch.images, shape: batch.shape });
-    const theirs = reference<{ logits: number[] }>('forward', {
-      ...spec,
-      ...batch.files,
-      shape: batch.shape,
-      weights,
-      autocast: 'bf16',
-    });
+    const { ours, theirs } = await logitsBothWays({ autocast: 'bf16' });
     const fp32 = reference<{ logits: number[] }>('forward', { ...spec, ...batch.files, shape: batch.shape, weights });
     expect(maxAbsDiff(ours.data, theirs.logits)).toBeLessThanOrEqual(1e-2);
     expect(maxAbsDiff(ours.data, fp32.logits)).toBeGreaterThan(1e-5);

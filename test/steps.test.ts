@@ -54,6 +54,13 @@ async function compareSteps(
   return reference('compare', { a: ours, b: theirs });
 }
 
+/** distillStep from the shared student and teacher weights, in kdtorch and in PyTorch. */
+async function compareDistill(options: Omit<TrainerOptions, 'teacher'>, steps = 1) {
+  const student = await loaded(() => studentNet({ inputSize: 64 }), studentWeights);
+  const teacher = await loaded(() => resnet18(), teacherWeights);
+  return compareSteps('distillStep', student, studentSpec, studentWeights, { ...options, teacher }, steps);
+}
+
 /**
  * The student's conv bias sits right before BatchNorm, which subtracts each channel's mean, so its
  * true gradient is exactly 0 and both libraries compute only float rounding noise (~1e-9) for it.
@@ -68,12 +75,9 @@ function splitAdamNoise(perKey: Record<string, number>, steps: number) {
 
 describe('training steps equal PyTorch’s', () => {
   it('distillStep (seed mode, Adam): every student parameter within 1e-5 (the zero-gradient conv bias within Adam’s bound)', async () => {
-    const student = await loaded(() => studentNet({ inputSize: 64 }), studentWeights);
-    const teacher = await loaded(() => resnet18(), teacherWeights);
-    const result = await compareSteps('distillStep', student, studentSpec, studentWeights, {
+    const result = await compareDistill({
       optimizer: { name: 'adam', lr: 1e-3 },
       loss: { mode: 'seed', alpha: 0.25, temperature: 1 },
-      teacher,
     });
     const { rest, bias } = splitAdamNoise(result.perKey, 1);
     expect(rest).toBeLessThanOrEqual(PARAMETER_TOLERANCE);
@@ -81,17 +85,10 @@ describe('training steps equal PyTorch’s', () => {
   });
 
   it('distillStep (hinton, T=4, AdamW, two steps): within 1e-5 (the zero-gradient conv bias within Adam’s bound)', async () => {
-    const student = await loaded(() => studentNet({ inputSize: 64 }), studentWeights);
-    const teacher = await loaded(() => resnet18(), teacherWeights);
-    const result = await compareSteps(
-      'distillStep',
-      student,
-      studentSpec,
-      studentWeights,
+    const result = await compareDistill(
       {
         optimizer: { name: 'adamw', lr: 1e-3, weightDecay: 0.01 },
         loss: { mode: 'hinton', alpha: 0.7, temperature: 4 },
-        teacher,
       },
       2,
     );
@@ -102,18 +99,8 @@ describe('training steps equal PyTorch’s', () => {
   });
 
   it('distillStep (hinton, T=2, SGD with momentum, two steps): every parameter, the conv bias included, within 1e-5', async () => {
-    const student = await loaded(() => studentNet({ inputSize: 64 }), studentWeights);
-    const teacher = await loaded(() => resnet18(), teacherWeights);
-    const result = await compareSteps(
-      'distillStep',
-      student,
-      studentSpec,
-      studentWeights,
-      {
-        optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9 },
-        loss: { mode: 'hinton', alpha: 0.5, temperature: 2 },
-        teacher,
-      },
+    const result = await compareDistill(
+      { optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9 }, loss: { mode: 'hinton', alpha: 0.5, temperature: 2 } },
       2,
     );
     expect(result.maxAbsDiff).toBeLessThanOrEqual(PARAMETER_TOLERANCE);
