@@ -10,7 +10,11 @@ export type KdtorchErrorCode =
   | 'E_INVALID_ARGUMENT'
   | 'E_SHAPE_MISMATCH'
   | 'E_BAD_WEIGHTS_FILE'
-  | 'E_WEIGHTS_MISMATCH';
+  | 'E_WEIGHTS_MISMATCH'
+  | 'E_DATASET_NOT_FOUND'
+  | 'E_EMPTY_CLASS'
+  | 'E_CLASS_MISMATCH'
+  | 'E_BAD_IMAGE';
 
 export interface KdtorchErrorDetails {
   /** The file the error concerns, when there is one. */

@@ -1,6 +1,7 @@
 // The addon's entry point: registers functions and nothing else (the work lives in native/core).
 #include <napi.h>
 
+#include "async.h"
 #include "exports.h"
 #include "model_wrap.h"
 
@@ -8,6 +9,7 @@ namespace {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new kdtorch::binding::Constructors());
+  kdtorch::binding::Completions::install(env);
   kdtorch::binding::registerRuntime(env, exports);
   kdtorch::binding::registerModel(env, exports);
   kdtorch::binding::registerTrainer(env, exports);

@@ -1,5 +1,5 @@
-// Runs native work on the libuv thread pool and settles a Promise on the JS thread. Every call
-// that touches tensors goes through here, so the JS thread never waits on libtorch.
+// Runs native work off the JS thread and settles a Promise on it. Every call that touches
+// tensors goes through here, so the JS thread never waits on libtorch.
 #pragma once
 #include <ATen/Parallel.h>
 #include <napi.h>
@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -52,11 +51,11 @@ inline std::vector<BusyFlag*> acquireAll(Napi::Env env, std::vector<BusyFlag*> f
   return flags;
 }
 
-// Every libtorch call runs on this one thread, in the order submitted. A libuv pool thread hands
-// its work here and waits (blocked, not spinning). One thread means one OpenMP team, as in a Python
-// training loop; with the pool's four threads each running calls, each had its own team, and the
-// idle teams' spin-waiting took the cores from the busy one (measured: up to 25% slower steps on
-// 2 cores). It also serialises all native work, which libtorch's CPU kernels expect.
+// Every libtorch call runs on this one thread, in the order submitted. One thread means one
+// OpenMP team, as in a Python training loop; with libuv's four pool threads each running calls,
+// each had its own team, and the idle teams' spin-waiting took the cores from the busy one
+// (measured: up to 25% slower steps on 2 cores). It also keeps libuv's pool free for sharp's
+// decoding, so a queue of decodes never delays a training step.
 class TorchThread {
  public:
   static TorchThread& instance() {
@@ -64,16 +63,12 @@ class TorchThread {
     return *thread;
   }
 
-  // Runs `task` on the torch thread and returns when it is done, rethrowing what it threw.
-  void run(std::function<void()> task) {
-    std::packaged_task<void()> job(std::move(task));
-    auto done = job.get_future();
+  void post(std::function<void()> task) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_back(std::move(job));
+      queue_.push_back(std::move(task));
     }
     wake_.notify_one();
-    done.get();
   }
 
  private:
@@ -86,24 +81,70 @@ class TorchThread {
     // counts to at::get_num_threads(); a fresh thread otherwise runs some kernels single-threaded.
     at::init_num_threads();
     while (true) {
-      std::packaged_task<void()> job;
+      std::function<void()> task;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [this] { return !queue_.empty(); });
-        job = std::move(queue_.front());
+        task = std::move(queue_.front());
         queue_.pop_front();
       }
-      job();
+      task();
     }
   }
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::packaged_task<void()>> queue_;
+  std::deque<std::function<void()>> queue_;
+};
+
+// Work that runs on the torch thread, then settles its Promise on its Node environment's JS thread.
+class Job {
+ public:
+  virtual ~Job() = default;
+  virtual void run() = 0;                  // torch thread
+  virtual void settle(Napi::Env env) = 0;  // JS thread
+};
+
+// Carries finished jobs back to one Node environment's JS thread. While jobs are pending it keeps
+// the event loop alive, as a libuv request would; when none are, it lets the process exit.
+class Completions {
+ public:
+  static void install(Napi::Env env) {
+    auto* self = new Completions();
+    self->tsfn_ = Tsfn::New(env, "kdtorch", 0, 1, self);
+    self->tsfn_.Unref(env);
+    current_ = self;
+    env.AddCleanupHook([self] { self->tsfn_.Release(); });
+  }
+
+  // Called on a JS thread: the environment that installed Completions on this thread.
+  static Completions& current() { return *current_; }
+
+  void submit(Napi::Env env, Job* job) {
+    if (pending_++ == 0) tsfn_.Ref(env);
+    TorchThread::instance().post([this, job] {
+      job->run();
+      // Closing environment: the job and its references are abandoned with it.
+      if (tsfn_.BlockingCall(job) != napi_ok) return;
+    });
+  }
+
+ private:
+  static void deliver(Napi::Env env, Napi::Function, Completions* self, Job* job) {
+    std::unique_ptr<Job> owned(job);
+    if (env == nullptr) return;
+    if (--self->pending_ == 0) self->tsfn_.Unref(env);
+    owned->settle(env);
+  }
+
+  using Tsfn = Napi::TypedThreadSafeFunction<Completions, Job, &Completions::deliver>;
+  Tsfn tsfn_;
+  size_t pending_ = 0;
+  static inline thread_local Completions* current_ = nullptr;
 };
 
 template <typename Result>
-class PromiseWorker : public Napi::AsyncWorker {
+class PromiseJob : public Job {
  public:
   using Work = std::function<Result()>;
   using ToJs = std::function<Napi::Value(Napi::Env, Result&)>;
@@ -112,59 +153,54 @@ class PromiseWorker : public Napi::AsyncWorker {
   // `busy` flags are already acquired (acquireAll) and are released when the promise settles.
   static Napi::Promise start(Napi::Env env, Work work, ToJs toJs, std::vector<BusyFlag*> busy = {},
                              std::vector<Napi::Value> keepAlive = {}) {
-    auto* worker = new PromiseWorker(env, std::move(work), std::move(toJs), busy, keepAlive);
-    auto promise = worker->deferred_.Promise();
-    worker->Queue();
+    auto* job = new PromiseJob(env, std::move(work), std::move(toJs), std::move(busy), keepAlive);
+    auto promise = job->deferred_.Promise();
+    Completions::current().submit(env, job);
     return promise;
   }
 
- protected:
-  void Execute() override {
-    TorchThread::instance().run([this] { runWork(); });
-  }
-
-  void runWork() {
+  void run() override {
     try {
       result_ = work_();
+      return;
     } catch (const CodedError& error) {
       code_ = error.code;
-      SetError(error.what());
+      message_ = error.what();
     } catch (const c10::Error& error) {
       code_ = "E_TORCH";
-      SetError(error.what_without_backtrace());
+      message_ = error.what_without_backtrace();
     } catch (const std::invalid_argument& error) {
       code_ = "E_INVALID_ARGUMENT";
-      SetError(error.what());
+      message_ = error.what();
     } catch (const std::exception& error) {
       code_ = "E_NATIVE";
-      SetError(error.what());
+      message_ = error.what();
+    }
+    failed_ = true;
+  }
+
+  void settle(Napi::Env env) override {
+    for (auto* flag : busy_) flag->release();
+    keepAlive_.clear();
+    try {
+      if (failed_) {
+        deferred_.Reject(makeError(env, code_, message_).Value());
+      } else {
+        deferred_.Resolve(toJs_(env, result_));
+      }
+    } catch (const Napi::Error& error) {
+      deferred_.Reject(error.Value());
     }
   }
 
-  void OnOK() override {
-    settle();
-    deferred_.Resolve(toJs_(Env(), result_));
-  }
-
-  void OnError(const Napi::Error& error) override {
-    settle();
-    deferred_.Reject(makeError(Env(), code_, error.Message()).Value());
-  }
-
  private:
-  PromiseWorker(Napi::Env env, Work work, ToJs toJs, std::vector<BusyFlag*> busy,
-                const std::vector<Napi::Value>& keepAlive)
-      : Napi::AsyncWorker(env, "kdtorch"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+  PromiseJob(Napi::Env env, Work work, ToJs toJs, std::vector<BusyFlag*> busy,
+             const std::vector<Napi::Value>& keepAlive)
+      : deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)),
         toJs_(std::move(toJs)),
         busy_(std::move(busy)) {
     for (const auto& value : keepAlive) keepAlive_.push_back(Napi::Persistent(value));
-  }
-
-  void settle() {
-    for (auto* flag : busy_) flag->release();
-    keepAlive_.clear();
   }
 
   Napi::Promise::Deferred deferred_;
@@ -173,7 +209,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::vector<BusyFlag*> busy_;
   std::vector<Napi::Reference<Napi::Value>> keepAlive_;
   Result result_{};
-  std::string code_ = "E_NATIVE";
+  bool failed_ = false;
+  std::string code_, message_;
 };
 
 }  // namespace kdtorch::binding

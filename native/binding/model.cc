@@ -30,7 +30,7 @@ Napi::Value createModel(const Napi::CallbackInfo& args) {
     modelSpec.autocastBf16 = autocast == "bf16";
   }
   modelSpec.channelsLast = spec.Has("channelsLast") && spec.Get("channelsLast").ToBoolean();
-  return PromiseWorker<std::shared_ptr<Model>>::start(
+  return PromiseJob<std::shared_ptr<Model>>::start(
       env, [modelSpec] { return std::make_shared<Model>(modelSpec); },
       [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value {
         return env.GetInstanceData<Constructors>()->model.New(
@@ -71,24 +71,24 @@ Napi::Value ModelWrap::forward(const Napi::CallbackInfo& args) {
   auto input = viewFloat32(env, args[0], args[1], "forward");
   auto busy = acquireAll(env, {&handle_->busy}, "this model");
   auto model = handle_->model;
-  return PromiseWorker<torch::Tensor>::start(env, [model, input] { return model->predict(input); }, tensorToJs, busy,
-                                             {args[0], Value()});
+  return PromiseJob<torch::Tensor>::start(env, [model, input] { return model->predict(input); }, tensorToJs, busy,
+                                          {args[0], Value()});
 }
 
 Napi::Value ModelWrap::setTraining(const Napi::CallbackInfo& args) {
   const bool on = args[0].ToBoolean();
   auto busy = acquireAll(args.Env(), {&handle_->busy}, "this model");
   auto model = handle_->model;
-  return PromiseWorker<Done>::start(args.Env(), [model, on] { return model->train(on), Done{}; }, undefinedResult, busy,
-                                    {Value()});
+  return PromiseJob<Done>::start(args.Env(), [model, on] { return model->train(on), Done{}; }, undefinedResult, busy,
+                                 {Value()});
 }
 
 Napi::Value ModelWrap::moveTo(const Napi::CallbackInfo& args) {
   const std::string device = args[0].ToString();
   auto busy = acquireAll(args.Env(), {&handle_->busy}, "this model");
   auto model = handle_->model;
-  return PromiseWorker<Done>::start(args.Env(), [model, device] { return model->to(device), Done{}; }, undefinedResult,
-                                    busy, {Value()});
+  return PromiseJob<Done>::start(args.Env(), [model, device] { return model->to(device), Done{}; }, undefinedResult,
+                                 busy, {Value()});
 }
 
 Napi::Value ModelWrap::loadWeights(const Napi::CallbackInfo& args) {
@@ -105,7 +105,7 @@ Napi::Value ModelWrap::loadWeights(const Napi::CallbackInfo& args) {
   }
   auto busy = acquireAll(env, {&handle_->busy}, "this model");
   auto model = handle_->model;
-  return PromiseWorker<LoadReport>::start(
+  return PromiseJob<LoadReport>::start(
       env, [model, path, options] { return loadStateDict(model->module(), readWeightsFile(path), options, path); },
       [](Napi::Env env, LoadReport& report) {
         auto out = Napi::Object::New(env);
@@ -122,14 +122,13 @@ Napi::Value ModelWrap::saveWeights(const Napi::CallbackInfo& args) {
   const std::string path = args[0].ToString();
   auto busy = acquireAll(args.Env(), {&handle_->busy}, "this model");
   auto model = handle_->model;
-  return PromiseWorker<Done>::start(args.Env(),
-                                    [model, path] {
-                                      writeSafetensors(
-                                          path, stateDict(model->module()),
-                                          {{"format", "pt"}, {"architecture", model->spec().architecture}});
-                                      return Done{};
-                                    },
-                                    undefinedResult, busy, {Value()});
+  return PromiseJob<Done>::start(args.Env(),
+                                 [model, path] {
+                                   writeSafetensors(path, stateDict(model->module()),
+                                                    {{"format", "pt"}, {"architecture", model->spec().architecture}});
+                                   return Done{};
+                                 },
+                                 undefinedResult, busy, {Value()});
 }
 
 Napi::Value ModelWrap::parameterCount(const Napi::CallbackInfo& args) {

@@ -8,7 +8,7 @@ namespace kdtorch::binding {
 namespace {
 
 Napi::Value info(const Napi::CallbackInfo& args) {
-  return PromiseWorker<RuntimeInfo>::start(args.Env(), collectRuntimeInfo, [](Napi::Env env, RuntimeInfo& info) {
+  return PromiseJob<RuntimeInfo>::start(args.Env(), collectRuntimeInfo, [](Napi::Env env, RuntimeInfo& info) {
     auto out = Napi::Object::New(env);
     out.Set("torchBuilt", info.torchBuilt);
     out.Set("cudaAvailable", info.cudaAvailable);
@@ -33,7 +33,7 @@ Napi::Value checkDeviceBinding(const Napi::CallbackInfo& args) {
   const std::string device = args[0].As<Napi::String>();
   const int64_t size = args[1].As<Napi::Number>().Int64Value();
   const uint64_t seed = static_cast<uint64_t>(args[2].As<Napi::Number>().Int64Value());
-  return PromiseWorker<DeviceCheck>::start(
+  return PromiseJob<DeviceCheck>::start(
       args.Env(), [=] { return checkDevice(device, size, seed); },
       [](Napi::Env env, DeviceCheck& check) {
         auto out = Napi::Object::New(env);

@@ -96,13 +96,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const double lr = args[3].ToNumber().DoubleValue();
     auto busy = acquireAll(env, flags(), "this trainer's model");
     auto trainer = trainer_;
-    return PromiseWorker<Done>::start(env,
-                                      [trainer, images, labels, lr, fn] {
-                                        trainer->setLearningRate(lr);
-                                        ((*trainer).*fn)(images, labels);
-                                        return Done{};
-                                      },
-                                      undefinedResult, busy, {args[0], args[2], Value()});
+    return PromiseJob<Done>::start(env,
+                                   [trainer, images, labels, lr, fn] {
+                                     trainer->setLearningRate(lr);
+                                     ((*trainer).*fn)(images, labels);
+                                     return Done{};
+                                   },
+                                   undefinedResult, busy, {args[0], args[2], Value()});
   }
   Napi::Value teacherStep(const Napi::CallbackInfo& args) { return step(args, &Trainer::teacherStep, "teacherStep"); }
   Napi::Value studentStep(const Napi::CallbackInfo& args) { return step(args, &Trainer::studentStep, "studentStep"); }
@@ -111,7 +111,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value takeMetrics(const Napi::CallbackInfo& args) {
     auto busy = acquireAll(args.Env(), flags(), "this trainer's model");
     auto trainer = trainer_;
-    return PromiseWorker<Metrics>::start(
+    return PromiseJob<Metrics>::start(
         args.Env(), [trainer] { return trainer->takeMetrics(); },
         [](Napi::Env env, Metrics& m) {
           auto out = Napi::Object::New(env);
@@ -132,17 +132,17 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const std::string metadata = args[1].ToString();
     auto busy = acquireAll(args.Env(), flags(), "this trainer's model");
     auto trainer = trainer_;
-    return PromiseWorker<Done>::start(args.Env(),
-                                      [trainer, path, metadata] {
-                                        NamedTensors tensors;
-                                        for (auto& [name, t] : stateDict(trainer->model().module()))
-                                          tensors.emplace_back("model." + name, t);
-                                        for (auto& [name, t] : trainer->optimizerState())
-                                          tensors.emplace_back("optimizer." + name, t);
-                                        writeSafetensors(path, tensors, {{"format", "pt"}, {"kdtorch", metadata}});
-                                        return Done{};
-                                      },
-                                      undefinedResult, busy, {Value()});
+    return PromiseJob<Done>::start(args.Env(),
+                                   [trainer, path, metadata] {
+                                     NamedTensors tensors;
+                                     for (auto& [name, t] : stateDict(trainer->model().module()))
+                                       tensors.emplace_back("model." + name, t);
+                                     for (auto& [name, t] : trainer->optimizerState())
+                                       tensors.emplace_back("optimizer." + name, t);
+                                     writeSafetensors(path, tensors, {{"format", "pt"}, {"kdtorch", metadata}});
+                                     return Done{};
+                                   },
+                                   undefinedResult, busy, {Value()});
   }
 
   // Restores model and optimizer from saveCheckpoint's file; resolves with its metadata JSON.
@@ -150,7 +150,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const std::string path = args[0].ToString();
     auto busy = acquireAll(args.Env(), flags(), "this trainer's model");
     auto trainer = trainer_;
-    return PromiseWorker<std::string>::start(
+    return PromiseJob<std::string>::start(
         args.Env(),
         [trainer, path] {
           auto file = readSafetensors(path);
@@ -195,15 +195,14 @@ class EvaluatorWrap : public Napi::ObjectWrap<EvaluatorWrap> {
     auto labels = viewLabels(env, args[2], "evaluate");
     auto busy = acquireAll(env, {&model_->busy}, "this evaluator's model");
     auto evaluator = evaluator_;
-    return PromiseWorker<Done>::start(env,
-                                      [evaluator, images, labels] { return evaluator->add(images, labels), Done{}; },
-                                      undefinedResult, busy, {args[0], args[2], Value()});
+    return PromiseJob<Done>::start(env, [evaluator, images, labels] { return evaluator->add(images, labels), Done{}; },
+                                   undefinedResult, busy, {args[0], args[2], Value()});
   }
 
   Napi::Value read(const Napi::CallbackInfo& args) {
     auto busy = acquireAll(args.Env(), {&model_->busy}, "this evaluator's model");
     auto evaluator = evaluator_;
-    return PromiseWorker<EvaluationResult>::start(
+    return PromiseJob<EvaluationResult>::start(
         args.Env(), [evaluator] { return evaluator->read(); },
         [](Napi::Env env, EvaluationResult& r) {
           auto out = Napi::Object::New(env);
@@ -256,7 +255,7 @@ Napi::Value distillationLoss(const Napi::CallbackInfo& args) {
   auto teacher = viewFloat64(env, args[1], shape, "teacher logits");
   auto labels = viewLabels(env, args[3], "distillationLoss");
   const auto loss = readLossSpec(env, args[4].As<Napi::Object>());
-  return PromiseWorker<LossWithGradient>::start(
+  return PromiseJob<LossWithGradient>::start(
       env,
       [student, teacher, labels, loss] {
         auto s = student.clone().requires_grad_(true);

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench -- <name> [options]`: benchmarks that compare kdtorch with PyTorch in one run.
+import { benchParity } from './parity.mjs';
 import { benchSteps } from './steps.mjs';
 
-const benches = { steps: benchSteps };
+const benches = { steps: benchSteps, parity: benchParity };
 const [name, ...args] = process.argv.slice(2);
 if (!benches[name]) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]`);

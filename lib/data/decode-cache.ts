@@ -1,0 +1,59 @@
+// Every image decoded and resized once: pixels kept as uint8 in memory and, optionally, in a file
+// cache keyed by the file's path, size and mtime and by the decode settings, so a second run skips
+// decoding altogether. Failures are remembered too, so a bad file is reported once.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { type DecodeOptions, decodeImage, RESIZE } from './decode.js';
+
+export class DecodeCache {
+  private readonly memory = new Map<string, Promise<Uint8Array>>();
+  /** Images decoded from their files (not found in memory or the file cache). */
+  decoded = 0;
+  /** Images read back from the file cache. */
+  fromFiles = 0;
+
+  /** @param directory where the file cache lives; none keeps the cache in memory only */
+  constructor(
+    readonly options: DecodeOptions,
+    readonly directory?: string,
+  ) {}
+
+  get(file: string): Promise<Uint8Array> {
+    let pixels = this.memory.get(file);
+    if (!pixels) {
+      pixels = this.load(file);
+      this.memory.set(file, pixels);
+    }
+    return pixels;
+  }
+
+  get size(): number {
+    return this.memory.size;
+  }
+
+  private async load(file: string): Promise<Uint8Array> {
+    if (!this.directory) {
+      this.decoded++;
+      return decodeImage(file, this.options);
+    }
+    const stat = await fs.stat(file).catch(() => undefined);
+    const key = createHash('sha256')
+      .update(JSON.stringify([path.resolve(file), stat?.size, stat?.mtimeMs, this.options, RESIZE]))
+      .digest('hex');
+    const cached = path.join(this.directory, key.slice(0, 2), `${key}.u8`);
+    const expected = this.options.height * this.options.width * this.options.channels;
+    const bytes = await fs.readFile(cached).catch(() => undefined);
+    if (bytes?.length === expected) {
+      this.fromFiles++;
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    this.decoded++;
+    const pixels = await decodeImage(file, this.options);
+    await fs.mkdir(path.dirname(cached), { recursive: true });
+    const temp = `${cached}.${process.pid}.tmp`;
+    await fs.writeFile(temp, pixels);
+    await fs.rename(temp, cached); // whole files only: a reader never sees half an image
+    return pixels;
+  }
+}

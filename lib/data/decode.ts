@@ -1,0 +1,49 @@
+// Decoding one image file into the pixels the networks take: sharp (libvips) reads it, applies the
+// EXIF orientation, resizes to an exact (H, W) like transforms.Resize((H, W)), and returns uint8
+// HWC with 3 channels (grey expanded, CMYK and 16-bit converted, alpha dropped) or 1 (grey).
+import sharp from 'sharp';
+import { KdtorchError } from '../errors.js';
+
+export interface DecodeOptions {
+  height: number;
+  width: number;
+  channels: 1 | 3;
+}
+
+export interface ResizeSettings {
+  kernel: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+  fastShrinkOnLoad: boolean;
+}
+
+// The settings that came closest to PIL + torchvision's Resize on the chest X-ray data; the
+// figures are in docs/data-parity.md (npm run bench -- parity) and test/decode.test.ts holds us to them.
+export const RESIZE: ResizeSettings = { kernel: 'linear', fastShrinkOnLoad: true };
+
+/** Decodes `file` to H×W×channels uint8. Throws E_BAD_IMAGE naming the file and libvips's reason. */
+export async function decodeImage(
+  file: string,
+  options: DecodeOptions,
+  resize: ResizeSettings = RESIZE,
+): Promise<Uint8Array> {
+  const { height, width, channels } = options;
+  try {
+    const { data, info } = await sharp(file)
+      .rotate()
+      .resize(width, height, { fit: 'fill', ...resize })
+      .removeAlpha()
+      .toColourspace(channels === 3 ? 'srgb' : 'b-w')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels || info.width !== width || info.height !== height) {
+      throw new Error(
+        `decoded to ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×${channels}`,
+      );
+    }
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } catch (error) {
+    throw new KdtorchError('E_BAD_IMAGE', `${file}: cannot decode as an image (${(error as Error).message.trim()})`, {
+      file,
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,164 @@
+// Batches for the training steps: a seeded shuffle per epoch, images from the decode cache (decoded
+// in parallel on libuv's pool the first time), a seeded horizontal flip applied to cached pixels, and
+// ImageNet normalisation written straight into one Float32Array [N, C, H, W] per batch. The next
+// batches are prepared while the caller's native step runs.
+import os from 'node:os';
+import { KdtorchError } from '../errors.js';
+import type { Batch } from '../trainer.js';
+import type { DecodeCache } from './decode-cache.js';
+import type { Sample } from './image-folder.js';
+import { shuffled, streamRandom } from './random.js';
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+
+export interface LoaderOptions {
+  batchSize: number;
+  shuffle?: boolean;
+  seed?: number;
+  /** Drop the last batch when it is smaller than batchSize (as DataLoader(drop_last=True)). */
+  dropLast?: boolean;
+  /** Probability of a horizontal flip per image (RandomHorizontalFlip). Default 0. */
+  hflip?: number;
+  /** Per-channel mean and std of the normalisation; ImageNet's by default. */
+  mean?: number[];
+  std?: number[];
+  /** 'error' (default) stops at the first bad image; 'skip' leaves it out and records it. */
+  onBadImage?: 'error' | 'skip';
+  /** Called once per skipped image. */
+  onSkip?: (file: string, reason: string) => void;
+  /** Batches prepared ahead of the one being consumed. Default 2. */
+  prefetch?: number;
+}
+
+export interface SkippedImage {
+  file: string;
+  reason: string;
+}
+
+export class DataLoader {
+  readonly skipped: SkippedImage[] = [];
+  private readonly skippedFiles = new Set<string>();
+
+  constructor(
+    private readonly samples: readonly Sample[],
+    private readonly cache: DecodeCache,
+    private readonly options: LoaderOptions,
+  ) {
+    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+      throw new KdtorchError('E_INVALID_ARGUMENT', `batchSize must be a positive integer, got ${options.batchSize}`, {
+        field: 'batchSize',
+      });
+    }
+    const channels = cache.options.channels;
+    for (const field of ['mean', 'std'] as const) {
+      const values = options[field];
+      if (values && values.length !== channels) {
+        throw new KdtorchError(
+          'E_INVALID_ARGUMENT',
+          `${field} needs ${channels} values (one per channel), got ${values.length}`,
+          {
+            field,
+          },
+        );
+      }
+    }
+  }
+
+  /** Number of batches in an epoch (before any image is skipped). */
+  get batchCount(): number {
+    const n = this.samples.length / this.options.batchSize;
+    return this.options.dropLast ? Math.floor(n) : Math.ceil(n);
+  }
+
+  /** One epoch's batches; `epoch` picks the shuffle and the flips, so epochs are reproducible. */
+  async *epoch(epoch: number): AsyncGenerator<Batch> {
+    const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2 } = this.options;
+    const order = shuffle ? shuffled(this.samples, streamRandom(seed, epoch)) : [...this.samples];
+    const flips = streamRandom(seed ^ 0x5f3759df, epoch);
+    const groups: { samples: Sample[]; flip: boolean[] }[] = [];
+    for (let start = 0; start < order.length; start += batchSize) {
+      const samples = order.slice(start, start + batchSize);
+      if (dropLast && samples.length < batchSize) break;
+      groups.push({ samples, flip: samples.map(() => flips() < (this.options.hflip ?? 0)) });
+    }
+    const pending: Promise<Batch | undefined>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (next < groups.length && pending.length <= prefetch)
+        pending.push(this.assemble(groups[next++] as (typeof groups)[0]));
+    };
+    fill();
+    while (pending.length > 0) {
+      const batch = await (pending.shift() as Promise<Batch | undefined>);
+      fill();
+      if (batch) yield batch;
+    }
+  }
+
+  private async assemble({ samples, flip }: { samples: Sample[]; flip: boolean[] }): Promise<Batch | undefined> {
+    const pixels = await this.decodeAll(samples);
+    const kept = samples.map((_, i) => i).filter((i) => pixels[i] !== undefined);
+    if (kept.length === 0) return undefined;
+    const { height, width, channels } = this.cache.options;
+    const plane = height * width;
+    const images = new Float32Array(kept.length * channels * plane);
+    const labels = new Int32Array(kept.length);
+    const mean = this.options.mean ?? IMAGENET_MEAN;
+    const std = this.options.std ?? IMAGENET_STD;
+    for (const [n, i] of kept.entries()) {
+      const hwc = pixels[i] as Uint8Array;
+      labels[n] = (samples[i] as Sample).label;
+      for (let c = 0; c < channels; c++) {
+        // (x / 255 - mean) / std as one multiply-add per pixel
+        const scale = 1 / (255 * (std[c] as number));
+        const shift = -(mean[c] as number) / (std[c] as number);
+        const out = (n * channels + c) * plane;
+        for (let y = 0; y < height; y++) {
+          const row = y * width;
+          for (let x = 0; x < width; x++) {
+            const source = flip[i] ? row + width - 1 - x : row + x;
+            images[out + row + x] = (hwc[source * channels + c] as number) * scale + shift;
+          }
+        }
+      }
+    }
+    return { images, labels, shape: [kept.length, channels, height, width] };
+  }
+
+  private async decodeAll(samples: Sample[]): Promise<(Uint8Array | undefined)[]> {
+    return Promise.all(
+      samples.map(async (sample) => {
+        if (this.skippedFiles.has(sample.path)) return undefined;
+        try {
+          return await this.cache.get(sample.path);
+        } catch (error) {
+          if (this.options.onBadImage !== 'skip') throw error;
+          const reason = (error as Error).message;
+          this.skippedFiles.add(sample.path);
+          this.skipped.push({ file: sample.path, reason });
+          this.options.onSkip?.(sample.path, reason);
+          return undefined;
+        }
+      }),
+    );
+  }
+}
+
+/** Decodes every sample into the cache up front, `concurrency` at a time; returns the failures. */
+export async function warmCache(
+  samples: readonly Sample[],
+  cache: DecodeCache,
+  concurrency = os.availableParallelism() * 2,
+): Promise<SkippedImage[]> {
+  const failures: SkippedImage[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < samples.length) {
+      const file = (samples[next++] as Sample).path;
+      await cache.get(file).catch((error: Error) => failures.push({ file, reason: error.message }));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return failures;
+}

@@ -1,0 +1,54 @@
+"""PyTorch side of the data benchmarks and the decode-parity measurement.
+  pixels JSON:  {"files": [...], "size": 224, "out": path} → uint8 HWC RGB of each file after
+                PIL .convert("RGB") + transforms.Resize((size, size)), concatenated into `out`.
+  folder JSON:  {"root": dir} → torchvision.datasets.ImageFolder's classes, class_to_idx and samples.
+  loader JSON:  {"root": dir, "size": 224, "workers": 0, "batch": 32, "limit": N} → images/s of the
+                article's ImageFolder + DataLoader (Resize, RandomHorizontalFlip, ToTensor, Normalize).
+Prints one JSON line."""
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import datasets, transforms
+
+
+def pixels(a):
+    resize = transforms.Resize((a["size"], a["size"]))
+    with open(a["out"], "wb") as out:
+        for f in a["files"]:
+            with Image.open(f) as im:
+                out.write(np.asarray(resize(im.convert("RGB")), dtype=np.uint8).tobytes())
+    return {"count": len(a["files"])}
+
+
+def folder(a):
+    """torchvision's reading of an ImageFolder: classes, class_to_idx, samples in order."""
+    d = datasets.ImageFolder(a["root"], allow_empty=a.get("allowEmpty", False))
+    return {"classes": d.classes, "classToIndex": d.class_to_idx, "samples": [[p, y] for p, y in d.samples]}
+
+
+def loader(a):
+    size = a["size"]
+    tf = transforms.Compose([
+        transforms.Resize((size, size)),
+        transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(),
+        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+    ])
+    dataset = datasets.ImageFolder(a["root"], transform=tf)
+    if a.get("limit"):
+        dataset = torch.utils.data.Subset(dataset, range(min(a["limit"], len(dataset))))
+    dl = torch.utils.data.DataLoader(dataset, batch_size=a["batch"], shuffle=True, num_workers=a["workers"])
+    start = time.perf_counter()
+    n = 0
+    for x, _ in dl:
+        n += x.shape[0]
+    return {"images": n, "seconds": time.perf_counter() - start}
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    print(json.dumps({"pixels": pixels, "folder": folder, "loader": loader}[sys.argv[1]](json.loads(sys.argv[2]))))

@@ -1,0 +1,78 @@
+// `npm run bench -- parity [--per-split 150]`: how close sharp's decoding comes to PIL + torchvision's
+// Resize((224, 224)) on the real chest X-ray data, for several resize kernels, in normalised units
+// (levels / 255 / 0.224, the smallest ImageNet std). The chosen setting is RESIZE in lib/data/decode.ts.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeImage, RESIZE } from '../../dist/lib/data/decode.js';
+import { scanImageFolder } from '../../dist/lib/data/image-folder.js';
+import { findPackageRoot } from '../libtorch.mjs';
+
+const root = findPackageRoot();
+const DATA = path.resolve(root, '..', 'shared', 'datasets');
+const SIZE = 224;
+const STD = 0.224;
+
+/** Every k-th file of the 224-px train split and all full-size originals of the sample. */
+export async function paritySamples(perSplit) {
+  const train = (await scanImageFolder(path.join(DATA, 'chest_xray', 'train'))).samples;
+  const step = Math.max(1, Math.floor(train.length / perSplit));
+  const squashed = train.filter((_, i) => i % step === 0).map((s) => s.path);
+  const fullres = (await scanImageFolder(path.join(DATA, 'chest_xray-fullres-sample', 'train'))).samples.map(
+    (s) => s.path,
+  );
+  return { 'chest_xray/train (mostly 224-px copies)': squashed, 'fullres sample (originals)': fullres };
+}
+
+/** PIL + torchvision's pixels for `files`, as one uint8 buffer. */
+export function referencePixels(files) {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdtorch-parity-')), 'ref.u8');
+  const python = path.join(root, '.venv', 'bin', 'python');
+  const result = spawnSync(
+    python,
+    [path.join(root, 'scripts', 'bench', 'data_reference.py'), 'pixels', JSON.stringify({ files, size: SIZE, out })],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (result.status !== 0) throw new Error(result.stderr);
+  return fs.readFileSync(out);
+}
+
+/** Mean and max |ours - PIL| in normalised units over `files`. */
+export async function parityOf(files, reference, resize = RESIZE) {
+  const per = SIZE * SIZE * 3;
+  let sum = 0;
+  let max = 0;
+  for (const [i, file] of files.entries()) {
+    const ours = await decodeImage(file, { height: SIZE, width: SIZE, channels: 3 }, resize);
+    for (let j = 0; j < per; j++) {
+      const d = Math.abs(ours[j] - reference[i * per + j]);
+      sum += d;
+      if (d > max) max = d;
+    }
+  }
+  const scale = 1 / (255 * STD);
+  return { mean: (sum / (files.length * per)) * scale, max: max * scale };
+}
+
+export async function benchParity(args) {
+  const { values } = parseArgs({ args, options: { 'per-split': { type: 'string', default: '150' } } });
+  const subsets = await paritySamples(Number(values['per-split']));
+  console.log('| subset | kernel | fastShrinkOnLoad | mean abs diff | max abs diff |');
+  console.log('|---|---|---|---:|---:|');
+  for (const [name, files] of Object.entries(subsets)) {
+    const reference = referencePixels(files);
+    for (const kernel of ['linear', 'cubic', 'mitchell', 'lanczos3']) {
+      for (const fastShrinkOnLoad of [true, false]) {
+        const r = await parityOf(files, reference, { kernel, fastShrinkOnLoad });
+        const chosen = kernel === RESIZE.kernel && fastShrinkOnLoad === RESIZE.fastShrinkOnLoad ? ' (chosen)' : '';
+        console.log(
+          `| ${name} (${files.length}) | ${kernel}${chosen} | ${fastShrinkOnLoad} | ${r.mean.toFixed(4)} | ${r.max.toFixed(3)} |`,
+        );
+      }
+    }
+  }
+}

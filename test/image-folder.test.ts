@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { scanImageFolder } from '../lib/data/image-folder.js';
+import { loadSplits } from '../lib/data/splits.js';
+import { KdtorchError } from '../lib/index.js';
+import { dataReference, writeImage } from './helpers/images.js';
+import { tempDir } from './helpers/run.js';
+
+async function rejection(work: Promise<unknown>): Promise<KdtorchError> {
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(KdtorchError);
+  return error as KdtorchError;
+}
+
+describe('scanImageFolder', () => {
+  const root = tempDir('folder');
+  beforeAll(async () => {
+    for (const file of [
+      'b/z.jpg',
+      'b/sub/x.PNG',
+      'b/sub2/y.JPEG',
+      'b/sub/deep/w.webp',
+      'a/1.bmp.jpg',
+      'a/2.tif',
+      'a/Q.jpg',
+    ]) {
+      await writeImage(path.join(root, file.replace('.tif', '.png')), 8, 8);
+    }
+    fs.renameSync(path.join(root, 'a/2.png'), path.join(root, 'a/2.tif'));
+    fs.writeFileSync(path.join(root, 'a', 'notes.txt'), 'not an image');
+    fs.writeFileSync(path.join(root, 'a', '.DS_Store'), '');
+  });
+
+  it('reads classes, indices and samples in torchvision’s order, skipping hidden and non-image files', async () => {
+    // torchvision also takes hidden files and folders (a '.git' becomes a class); kdtorch skips every
+    // hidden name, so torchvision reads the folder before they are added.
+    const theirs = dataReference<{ classes: string[]; classToIndex: object; samples: [string, number][] }>('folder', {
+      root,
+    });
+    await writeImage(path.join(root, 'a', '.hidden.jpg'), 8, 8);
+    fs.mkdirSync(path.join(root, '.git'));
+    const ours = await scanImageFolder(root);
+    expect(ours.classes).toEqual(theirs.classes);
+    expect(ours.classToIndex).toEqual(theirs.classToIndex);
+    expect(ours.samples.map((s) => [s.path, s.label])).toEqual(theirs.samples);
+    expect(ours.skipped).toEqual({ hidden: 2, nonImage: 1 }); // .DS_Store and .hidden.jpg; notes.txt
+  });
+
+  it('names a missing folder and an empty class', async () => {
+    const missing = await rejection(scanImageFolder(path.join(root, 'nope')));
+    expect(missing.code).toBe('E_DATASET_NOT_FOUND');
+    expect(missing.message).toContain(path.join(root, 'nope'));
+    const empty = tempDir('empty-class');
+    await writeImage(path.join(empty, 'cats', 'c.jpg'), 8, 8);
+    fs.mkdirSync(path.join(empty, 'dogs'));
+    fs.writeFileSync(path.join(empty, 'dogs', 'readme.md'), '');
+    const error = await rejection(scanImageFolder(empty));
+    expect(error.code).toBe('E_EMPTY_CLASS');
+    expect(error.message).toContain("class folder 'dogs' holds no images");
+  });
+});
+
+describe('loadSplits', () => {
+  it('carves a stratified, seeded validation split from train when val/ is too small (the Kaggle case)', async () => {
+    const root = tempDir('splits');
+    for (let i = 0; i < 30; i++) await writeImage(path.join(root, 'train', 'NORMAL', `n${i}.png`), 4, 4, i);
+    for (let i = 0; i < 90; i++) await writeImage(path.join(root, 'train', 'PNEUMONIA', `p${i}.png`), 4, 4, i);
+    for (const c of ['NORMAL', 'PNEUMONIA']) await writeImage(path.join(root, 'val', c, 'v.png'), 4, 4);
+    for (const c of ['NORMAL', 'PNEUMONIA']) await writeImage(path.join(root, 'test', c, 't.png'), 4, 4);
+    const splits = await loadSplits(root, { valFraction: 0.2, seed: 3 });
+    expect(splits.valSource).toBe('carved from train');
+    const count = (samples: { label: number }[], label: number) => samples.filter((s) => s.label === label).length;
+    // 31 and 91 images with the two val images merged in: round(0.2 × n) of each class.
+    expect([count(splits.val, 0), count(splits.val, 1)]).toEqual([6, 18]);
+    expect(splits.train.length + splits.val.length).toBe(122);
+    expect(splits.test).toHaveLength(2);
+    expect(new Set([...splits.train, ...splits.val].map((s) => s.path)).size).toBe(122);
+    const again = await loadSplits(root, { valFraction: 0.2, seed: 3 });
+    expect(again.val).toEqual(splits.val);
+    const other = await loadSplits(root, { valFraction: 0.2, seed: 4 });
+    expect(other.val).not.toEqual(splits.val);
+    const big = await loadSplits(root, { minValImages: 2 });
+    expect(big).toMatchObject({ valSource: 'val' });
+    expect(big.val).toHaveLength(2);
+  });
+
+  it('refuses splits whose class folders differ, naming both sets', async () => {
+    const root = tempDir('mismatch');
+    await writeImage(path.join(root, 'train', 'NORMAL', 'a.png'), 4, 4);
+    await writeImage(path.join(root, 'train', 'PNEUMONIA', 'b.png'), 4, 4);
+    await writeImage(path.join(root, 'test', 'NORMAL', 'c.png'), 4, 4);
+    await writeImage(path.join(root, 'test', 'COVID', 'd.png'), 4, 4);
+    const error = await rejection(loadSplits(root));
+    expect(error.code).toBe('E_CLASS_MISMATCH');
+    expect(error.message).toContain('classes [COVID, NORMAL] but train has [NORMAL, PNEUMONIA]');
+  });
+});
