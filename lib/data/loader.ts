@@ -85,14 +85,22 @@ export class DataLoader {
     const pending: Promise<Batch | undefined>[] = [];
     let next = 0;
     const fill = () => {
-      while (next < groups.length && pending.length <= prefetch)
-        pending.push(this.assemble(groups[next++] as (typeof groups)[0]));
+      while (next < groups.length && pending.length <= prefetch) {
+        const batch = this.assemble(groups[next++] as (typeof groups)[0]);
+        // A prefetched batch may fail before its turn; its error is rethrown when it is awaited.
+        batch.catch(() => undefined);
+        pending.push(batch);
+      }
     };
     fill();
-    while (pending.length > 0) {
-      const batch = await (pending.shift() as Promise<Batch | undefined>);
-      fill();
-      if (batch) yield batch;
+    try {
+      while (pending.length > 0) {
+        const batch = await (pending.shift() as Promise<Batch | undefined>);
+        fill();
+        if (batch) yield batch;
+      }
+    } finally {
+      pending.length = 0; // stopped early (an error, or the caller broke out): prefetched batches are dropped
     }
   }
 
