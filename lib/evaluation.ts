@@ -1,7 +1,7 @@
 // Evaluation over many batches with the sums kept on the device: one read at the end.
+import { type Batch, nativeImages, type PixelBatch } from './batch.js';
 import type { Model } from './model.js';
 import { createNativeEvaluator, type EvaluationSums, type NativeEvaluator } from './native.js';
-import type { Batch } from './trainer.js';
 
 export type { EvaluationSums } from './native.js';
 
@@ -16,8 +16,9 @@ export class Evaluation {
     return new Evaluation(model, await model.run((handle) => createNativeEvaluator(handle)));
   }
 
-  add(batch: Batch): Promise<void> {
-    return this.model.run(() => this.native.add(batch.images, batch.shape, batch.labels));
+  add(batch: Batch | PixelBatch): Promise<void> {
+    const [images, shape, pixels] = nativeImages(batch);
+    return this.model.run(() => this.native.add(images, shape, batch.labels, pixels));
   }
 
   /** Loss sum, correct count, confusion matrix and per-sample class probabilities so far. */

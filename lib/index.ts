@@ -1,4 +1,17 @@
 // kdtorch's public API.
+export type { Batch, PixelBatch, PixelData, TensorData } from './batch.js';
+export { DECODE_SETTINGS, type DecodeOptions, decodeImage } from './data/decode.js';
+export { DecodeCache } from './data/decode-cache.js';
+export { IMAGE_EXTENSIONS, type ImageFolder, type Sample, scanImageFolder } from './data/image-folder.js';
+export {
+  DataLoader,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type LoaderOptions,
+  type SkippedImage,
+  warmCache,
+} from './data/loader.js';
+export { type DatasetSplits, loadSplits, type SplitOptions } from './data/splits.js';
 export { KdtorchError, type KdtorchErrorCode } from './errors.js';
 export { Evaluation, type EvaluationSums } from './evaluation.js';
 export { type CheckDeviceOptions, checkDevice, type Info, info } from './info.js';
@@ -11,12 +24,10 @@ export {
   resnet18,
   type StudentNetOptions,
   studentNet,
-  type TensorData,
 } from './model.js';
 export type { DeviceCheck } from './native.js';
 export { learningRateAt, type Schedule } from './schedule.js';
 export {
-  type Batch,
   type CheckpointInfo,
   type LossOptions,
   type OptimizerOptions,

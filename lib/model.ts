@@ -1,9 +1,12 @@
 // Networks as TypeScript users see them: async methods, calls queued, typed errors.
+
+import { nativeImages, type PixelData, type TensorData } from './batch.js';
 import { KdtorchError } from './errors.js';
-import { call, createNativeModel, type LoadReport, type NativeModel, type TensorData } from './native.js';
+import { call, createNativeModel, type LoadReport, type NativeModel } from './native.js';
 import { SerialQueue } from './serial-queue.js';
 
-export type { LoadReport, TensorData } from './native.js';
+export type { PixelData, TensorData } from './batch.js';
+export type { LoadReport } from './native.js';
 
 export interface ResNet18Options {
   numClasses?: number;
@@ -51,9 +54,9 @@ export class Model {
     return this.handle.training;
   }
 
-  /** Logits for a batch laid out as `shape` = [N, C, H, W], computed without autograd. */
-  forward(input: TensorData): Promise<TensorData> {
-    return this.run((h) => h.forward(input.data, input.shape));
+  /** Logits [N, classes] for normalised images [N, C, H, W] or uint8 pixels [N, H, W, C], without autograd. */
+  forward(input: TensorData | PixelData): Promise<TensorData> {
+    return this.run((h) => h.forward(...nativeImages(input)));
   }
 
   /** Training mode: BatchNorm uses batch statistics and updates its running ones. */

@@ -24,10 +24,9 @@ export interface DeviceCheck {
   milliseconds: number;
 }
 
-export interface TensorData {
-  data: Float32Array;
-  shape: number[];
-}
+import type { NativePixelOptions, TensorData } from './batch.js';
+
+export type { TensorData } from './batch.js';
 
 export interface NativeModelSpec {
   architecture: 'resnet18' | 'studentNet';
@@ -49,7 +48,7 @@ export interface LoadReport {
 
 /** One native network. At most one call at a time: a second concurrent call rejects with E_BUSY. */
 export interface NativeModel {
-  forward(data: Float32Array, shape: number[]): Promise<TensorData>;
+  forward(images: Float32Array | Uint8Array, shape: number[], pixels?: NativePixelOptions): Promise<TensorData>;
   setTraining(on: boolean): Promise<void>;
   to(device: string): Promise<void>;
   loadWeights(path: string, options: { strict?: boolean; skip?: string[] }): Promise<LoadReport>;
@@ -93,7 +92,13 @@ export interface StepMetrics {
   count: number;
 }
 
-type NativeStep = (images: Float32Array, shape: number[], labels: Int32Array, lr: number) => Promise<void>;
+type NativeStep = (
+  images: Float32Array | Uint8Array,
+  shape: number[],
+  labels: Int32Array,
+  lr: number,
+  pixels?: NativePixelOptions,
+) => Promise<void>;
 
 export interface NativeTrainer {
   teacherStep: NativeStep;
@@ -114,7 +119,12 @@ export interface EvaluationSums {
 }
 
 export interface NativeEvaluator {
-  add(images: Float32Array, shape: number[], labels: Int32Array): Promise<void>;
+  add(
+    images: Float32Array | Uint8Array,
+    shape: number[],
+    labels: Int32Array,
+    pixels?: NativePixelOptions,
+  ): Promise<void>;
   read(): Promise<EvaluationSums>;
 }
 

@@ -1,5 +1,6 @@
 // Training steps as TypeScript users see them: one native call per batch, the learning rate from a
 // schedule, loss sums read only when asked, and checkpoints holding everything needed to resume.
+import { type Batch, nativeImages, type PixelBatch } from './batch.js';
 import { KdtorchError } from './errors.js';
 import type { Model } from './model.js';
 import {
@@ -12,6 +13,7 @@ import {
 } from './native.js';
 import { learningRateAt, type Schedule } from './schedule.js';
 
+export type { Batch, PixelBatch } from './batch.js';
 export type { StepMetrics } from './native.js';
 export type OptimizerOptions = NativeOptimizerSpec;
 
@@ -35,13 +37,6 @@ export interface TrainerOptions {
   freeze?: 'none' | 'backbone';
   /** The teacher for distillStep; it is run in eval mode without gradients. */
   teacher?: Model;
-}
-
-/** A batch of normalised images [N, C, H, W] and their class indices. */
-export interface Batch {
-  images: Float32Array;
-  shape: number[];
-  labels: Int32Array;
 }
 
 /** What a checkpoint records beside the tensors, as JSON. */
@@ -97,17 +92,17 @@ export class Trainer {
   }
 
   /** Cross-entropy step on a teacher (honours `freeze`). */
-  teacherStep(batch: Batch): Promise<void> {
+  teacherStep(batch: Batch | PixelBatch): Promise<void> {
     return this.runStep('teacherStep', batch);
   }
 
   /** Cross-entropy step on the student alone: the article's baseline. */
-  studentStep(batch: Batch): Promise<void> {
+  studentStep(batch: Batch | PixelBatch): Promise<void> {
     return this.runStep('studentStep', batch);
   }
 
   /** Teacher forward without gradients + student forward + fused distillation loss + backward + step. */
-  distillStep(batch: Batch): Promise<void> {
+  distillStep(batch: Batch | PixelBatch): Promise<void> {
     if (!this.teacher) {
       return Promise.reject(
         new KdtorchError('E_INVALID_ARGUMENT', 'distillStep needs a teacher: Trainer.create(model, { teacher })', {
@@ -142,9 +137,10 @@ export class Trainer {
     return info;
   }
 
-  private async runStep(kind: StepKind, batch: Batch): Promise<void> {
+  private async runStep(kind: StepKind, batch: Batch | PixelBatch): Promise<void> {
     const lr = this.learningRate;
-    await this.withModels(() => this.native[kind](batch.images, batch.shape, batch.labels, lr));
+    const [images, shape, pixels] = nativeImages(batch);
+    await this.withModels(() => this.native[kind](images, shape, batch.labels, lr, pixels));
     this.stepsTaken += 1;
   }
 

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DecodeCache } from '../lib/data/decode-cache.js';
 import { type Sample, scanImageFolder } from '../lib/data/image-folder.js';
 import { DataLoader, IMAGENET_MEAN, IMAGENET_STD } from '../lib/data/loader.js';
-import { type Batch, KdtorchError } from '../lib/index.js';
+import { KdtorchError, type PixelBatch, studentNet } from '../lib/index.js';
 import { writeImage } from './helpers/images.js';
 import { tempDir } from './helpers/run.js';
 
@@ -17,8 +17,8 @@ beforeAll(async () => {
   samples = (await scanImageFolder(root)).samples;
 });
 
-async function collect(batches: AsyncIterable<Batch>): Promise<Batch[]> {
-  const out: Batch[] = [];
+async function collect(batches: AsyncIterable<PixelBatch>): Promise<PixelBatch[]> {
+  const out: PixelBatch[] = [];
   for await (const b of batches) out.push(b);
   return out;
 }
@@ -38,29 +38,29 @@ function expected(pixels: Uint8Array, mirrored: boolean): Float32Array {
   return out;
 }
 
-const close = (a: Float32Array, b: Float32Array) => a.every((v, i) => Math.abs(v - (b[i] as number)) < 1e-5);
-
 describe('DataLoader', () => {
-  it('serves normalised NCHW batches with labels, seeded shuffles and flips, and drops the last on request', async () => {
+  it('serves uint8 NHWC batches with labels, seeded shuffles and flip flags, and drops the last on request', async () => {
     const cache = new DecodeCache(options);
     const loader = new DataLoader(samples, cache, { batchSize: 4, seed: 1, hflip: 0.5 });
     const epoch0 = await collect(loader.epoch(0));
     expect(epoch0.map((b) => b.shape)).toEqual([
-      [4, 3, 8, 8],
-      [4, 3, 8, 8],
-      [2, 3, 8, 8],
+      [4, 8, 8, 3],
+      [4, 8, 8, 3],
+      [2, 8, 8, 3],
     ]);
-    const pixels = await Promise.all(samples.map((s) => cache.get(s.path)));
-    let flipped = 0;
+    const decoded = await Promise.all(samples.map((s) => cache.get(s.path)));
     const seen: number[] = [];
+    let flipped = 0;
     for (const batch of epoch0) {
+      expect(batch.mean).toEqual(IMAGENET_MEAN);
+      expect(batch.std).toEqual(IMAGENET_STD);
       for (let n = 0; n < batch.labels.length; n++) {
-        const image = batch.images.subarray(n * 192, (n + 1) * 192);
-        const match = pixels.findIndex((p) => close(image, expected(p, false)) || close(image, expected(p, true)));
+        const image = batch.pixels.subarray(n * 192, (n + 1) * 192);
+        const match = decoded.findIndex((p) => Buffer.from(p).equals(Buffer.from(image)));
         expect(match).toBeGreaterThanOrEqual(0);
         seen.push(match);
         expect(batch.labels[n]).toBe(samples[match]?.label);
-        if (!close(image, expected(pixels[match] as Uint8Array, false))) flipped++;
+        flipped += batch.flip?.[n] ?? 0;
       }
     }
     expect(seen.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]); // every image exactly once
@@ -68,13 +68,29 @@ describe('DataLoader', () => {
     expect(flipped).toBeLessThan(10);
 
     const again = await collect(loader.epoch(0));
-    expect(again.map((b) => Array.from(b.images))).toEqual(epoch0.map((b) => Array.from(b.images)));
+    expect(again.map((b) => [Array.from(b.pixels), Array.from(b.flip ?? [])])).toEqual(
+      epoch0.map((b) => [Array.from(b.pixels), Array.from(b.flip ?? [])]),
+    );
     const epoch1 = await collect(loader.epoch(1));
     expect(epoch1.map((b) => Array.from(b.labels))).not.toEqual(epoch0.map((b) => Array.from(b.labels)));
 
     const dropping = new DataLoader(samples, cache, { batchSize: 4, dropLast: true });
     expect((await collect(dropping.epoch(0))).length).toBe(2);
     expect(dropping.batchCount).toBe(2);
+  });
+
+  it('flips and normalises pixels natively exactly as torchvision’s RandomHorizontalFlip + Normalize would', async () => {
+    const loader = new DataLoader(samples, new DecodeCache(options), { batchSize: 10, seed: 2, hflip: 0.5 });
+    const [batch] = await collect(loader.epoch(0));
+    const b = batch as PixelBatch;
+    const data = new Float32Array(10 * 3 * 64);
+    for (let n = 0; n < 10; n++)
+      data.set(expected(b.pixels.subarray(n * 192, (n + 1) * 192), (b.flip?.[n] ?? 0) !== 0), n * 192);
+    const model = await studentNet({ inputSize: 8 });
+    await model.eval();
+    const fromPixels = await model.forward(b);
+    const fromFloats = await model.forward({ data, shape: [10, 3, 8, 8] });
+    expect(Array.from(fromPixels.data).every((v, i) => Math.abs(v - (fromFloats.data[i] as number)) < 1e-5)).toBe(true);
   });
 
   it('decodes each image once: later epochs and later runs (file cache) decode nothing', async () => {
@@ -90,7 +106,7 @@ describe('DataLoader', () => {
     const direct = await collect(
       new DataLoader(samples, new DecodeCache(options), { batchSize: 3, shuffle: false }).epoch(0),
     );
-    expect(batches.map((b) => Array.from(b.images))).toEqual(direct.map((b) => Array.from(b.images)));
+    expect(batches.map((b) => Array.from(b.pixels))).toEqual(direct.map((b) => Array.from(b.pixels)));
     // A changed file is a new key: its pixels are decoded again.
     await writeImage(samples[0]?.path as string, 8, 8, 99);
     const third = new DecodeCache(options, cacheDir);

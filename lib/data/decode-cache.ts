@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type DecodeOptions, decodeImage, RESIZE } from './decode.js';
+import { DECODE_SETTINGS, type DecodeOptions, decodeImage } from './decode.js';
 
 export class DecodeCache {
   private readonly memory = new Map<string, Promise<Uint8Array>>();
@@ -39,7 +39,7 @@ export class DecodeCache {
     }
     const stat = await fs.stat(file).catch(() => undefined);
     const key = createHash('sha256')
-      .update(JSON.stringify([path.resolve(file), stat?.size, stat?.mtimeMs, this.options, RESIZE]))
+      .update(JSON.stringify([path.resolve(file), stat?.size, stat?.mtimeMs, this.options, DECODE_SETTINGS]))
       .digest('hex');
     const cached = path.join(this.directory, key.slice(0, 2), `${key}.u8`);
     const expected = this.options.height * this.options.width * this.options.channels;

@@ -10,26 +10,31 @@ export interface DecodeOptions {
   channels: 1 | 3;
 }
 
-export interface ResizeSettings {
+export interface DecodeSettings {
   kernel: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+  /** Let libjpeg shrink by 2/4/8 while decoding (much faster on full-size JPEGs). */
   fastShrinkOnLoad: boolean;
+  /** Ignore embedded ICC profiles, as PIL's convert('RGB') does. */
+  ignoreIcc: boolean;
 }
 
 // The settings that came closest to PIL + torchvision's Resize on the chest X-ray data; the
-// figures are in docs/data-parity.md (npm run bench -- parity) and test/decode.test.ts holds us to them.
-export const RESIZE: ResizeSettings = { kernel: 'linear', fastShrinkOnLoad: true };
+// figures are in docs/data-parity.md (npm run bench -- parity) and test/decode-parity.test.ts
+// holds us to them.
+export const DECODE_SETTINGS: DecodeSettings = { kernel: 'linear', fastShrinkOnLoad: true, ignoreIcc: true };
 
 /** Decodes `file` to H×W×channels uint8. Throws E_BAD_IMAGE naming the file and libvips's reason. */
 export async function decodeImage(
   file: string,
   options: DecodeOptions,
-  resize: ResizeSettings = RESIZE,
+  settings: DecodeSettings = DECODE_SETTINGS,
 ): Promise<Uint8Array> {
   const { height, width, channels } = options;
+  const { kernel, fastShrinkOnLoad, ignoreIcc } = settings;
   try {
-    const { data, info } = await sharp(file)
+    const { data, info } = await sharp(file, { ignoreIcc })
       .rotate()
-      .resize(width, height, { fit: 'fill', ...resize })
+      .resize(width, height, { fit: 'fill', kernel, fastShrinkOnLoad })
       .removeAlpha()
       .toColourspace(channels === 3 ? 'srgb' : 'b-w')
       .raw({ depth: 'uchar' })

@@ -1,10 +1,10 @@
 // Batches for the training steps: a seeded shuffle per epoch, images from the decode cache (decoded
-// in parallel on libuv's pool the first time), a seeded horizontal flip applied to cached pixels, and
-// ImageNet normalisation written straight into one Float32Array [N, C, H, W] per batch. The next
-// batches are prepared while the caller's native step runs.
+// in parallel on libuv's pool the first time), copied as uint8 into one [N, H, W, C] buffer per batch
+// with a seeded horizontal-flip flag per image. Flipping and normalisation happen natively on the
+// model's device (native/core/image_batch.cc). The next batches are prepared while a step runs.
 import os from 'node:os';
+import type { PixelBatch } from '../batch.js';
 import { KdtorchError } from '../errors.js';
-import type { Batch } from '../trainer.js';
 import type { DecodeCache } from './decode-cache.js';
 import type { Sample } from './image-folder.js';
 import { shuffled, streamRandom } from './random.js';
@@ -72,7 +72,7 @@ export class DataLoader {
   }
 
   /** One epoch's batches; `epoch` picks the shuffle and the flips, so epochs are reproducible. */
-  async *epoch(epoch: number): AsyncGenerator<Batch> {
+  async *epoch(epoch: number): AsyncGenerator<PixelBatch> {
     const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2 } = this.options;
     const order = shuffle ? shuffled(this.samples, streamRandom(seed, epoch)) : [...this.samples];
     const flips = streamRandom(seed ^ 0x5f3759df, epoch);
@@ -82,7 +82,7 @@ export class DataLoader {
       if (dropLast && samples.length < batchSize) break;
       groups.push({ samples, flip: samples.map(() => flips() < (this.options.hflip ?? 0)) });
     }
-    const pending: Promise<Batch | undefined>[] = [];
+    const pending: Promise<PixelBatch | undefined>[] = [];
     let next = 0;
     const fill = () => {
       while (next < groups.length && pending.length <= prefetch) {
@@ -95,7 +95,7 @@ export class DataLoader {
     fill();
     try {
       while (pending.length > 0) {
-        const batch = await (pending.shift() as Promise<Batch | undefined>);
+        const batch = await (pending.shift() as Promise<PixelBatch | undefined>);
         fill();
         if (batch) yield batch;
       }
@@ -104,34 +104,22 @@ export class DataLoader {
     }
   }
 
-  private async assemble({ samples, flip }: { samples: Sample[]; flip: boolean[] }): Promise<Batch | undefined> {
-    const pixels = await this.decodeAll(samples);
-    const kept = samples.map((_, i) => i).filter((i) => pixels[i] !== undefined);
+  private async assemble({ samples, flip }: { samples: Sample[]; flip: boolean[] }): Promise<PixelBatch | undefined> {
+    const decoded = await this.decodeAll(samples);
+    const kept = samples.map((_, i) => i).filter((i) => decoded[i] !== undefined);
     if (kept.length === 0) return undefined;
     const { height, width, channels } = this.cache.options;
-    const plane = height * width;
-    const images = new Float32Array(kept.length * channels * plane);
-    const labels = new Int32Array(kept.length);
-    const mean = this.options.mean ?? IMAGENET_MEAN;
-    const std = this.options.std ?? IMAGENET_STD;
-    for (const [n, i] of kept.entries()) {
-      const hwc = pixels[i] as Uint8Array;
-      labels[n] = (samples[i] as Sample).label;
-      for (let c = 0; c < channels; c++) {
-        // (x / 255 - mean) / std as one multiply-add per pixel
-        const scale = 1 / (255 * (std[c] as number));
-        const shift = -(mean[c] as number) / (std[c] as number);
-        const out = (n * channels + c) * plane;
-        for (let y = 0; y < height; y++) {
-          const row = y * width;
-          for (let x = 0; x < width; x++) {
-            const source = flip[i] ? row + width - 1 - x : row + x;
-            images[out + row + x] = (hwc[source * channels + c] as number) * scale + shift;
-          }
-        }
-      }
-    }
-    return { images, labels, shape: [kept.length, channels, height, width] };
+    const imageBytes = height * width * channels;
+    const pixels = new Uint8Array(kept.length * imageBytes);
+    for (const [n, i] of kept.entries()) pixels.set(decoded[i] as Uint8Array, n * imageBytes);
+    return {
+      pixels,
+      shape: [kept.length, height, width, channels],
+      labels: Int32Array.from(kept, (i) => (samples[i] as Sample).label),
+      flip: Uint8Array.from(kept, (i) => (flip[i] ? 1 : 0)),
+      mean: this.options.mean ?? IMAGENET_MEAN,
+      std: this.options.std ?? IMAGENET_STD,
+    };
   }
 
   private async decodeAll(samples: Sample[]): Promise<(Uint8Array | undefined)[]> {

@@ -200,7 +200,10 @@ class PromiseJob : public Job {
         work_(std::move(work)),
         toJs_(std::move(toJs)),
         busy_(std::move(busy)) {
-    for (const auto& value : keepAlive) keepAlive_.push_back(Napi::Persistent(value));
+    // Node 20 refers only to objects; an absent optional argument (undefined) needs no keeping.
+    for (const auto& value : keepAlive) {
+      if (value.IsObject()) keepAlive_.push_back(Napi::Persistent(value));
+    }
   }
 
   Napi::Promise::Deferred deferred_;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/image_batch.h"
 #include "../core/model.h"
 #include "async.h"
 
@@ -53,6 +54,55 @@ inline torch::Tensor viewFloat32(Napi::Env env, const Napi::Value& data, const N
                         " values but data has " + std::to_string(array.ElementLength()));
   }
   return torch::from_blob(array.Data(), shape, torch::kFloat32);
+}
+
+// A batch of images as JS hands it over: normalised float32 NCHW, or uint8 NHWC pixels with a flip
+// flag per image and the normalisation to apply (turned into the float input on the model's device).
+struct ImageInput {
+  torch::Tensor data;
+  torch::Tensor flip;
+  PixelNormalization norm;
+  bool pixels = false;
+
+  torch::Tensor on(const c10::Device& device) const { return pixels ? pixelsToInput(data, flip, norm, device) : data; }
+};
+
+inline std::vector<double> readNumbers(Napi::Env env, const Napi::Value& value, const std::string& what) {
+  if (!value.IsArray()) throw makeError(env, "E_INVALID_ARGUMENT", what + " must be an array of numbers");
+  auto array = value.As<Napi::Array>();
+  std::vector<double> out;
+  for (uint32_t i = 0; i < array.Length(); ++i) out.push_back(array.Get(i).ToNumber().DoubleValue());
+  return out;
+}
+
+// (images: Float32Array | Uint8Array, shape, pixels?: { flip: Uint8Array, mean: number[], std: number[] })
+inline ImageInput readImages(Napi::Env env, const Napi::Value& images, const Napi::Value& shape,
+                             const Napi::Value& pixelOptions, const std::string& what) {
+  ImageInput input;
+  if (!images.IsTypedArray() || images.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    input.data = viewFloat32(env, images, shape, what);
+    return input;
+  }
+  auto array = images.As<Napi::Uint8Array>();
+  const auto dims = readShape(env, shape, what);
+  int64_t elements = 1;
+  for (auto d : dims) elements *= d;
+  if (dims.size() != 4 || elements != static_cast<int64_t>(array.ElementLength())) {
+    throw makeError(env, "E_SHAPE_MISMATCH", what + ": pixels need shape [N, H, W, C] matching their length");
+  }
+  if (!pixelOptions.IsObject()) throw makeError(env, "E_INVALID_ARGUMENT", what + ": pixels need { flip, mean, std }");
+  auto o = pixelOptions.As<Napi::Object>();
+  auto flip = o.Get("flip");
+  if (!flip.IsTypedArray() || flip.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw makeError(env, "E_INVALID_ARGUMENT", what + ": flip must be a Uint8Array with one flag per image");
+  }
+  auto flags = flip.As<Napi::Uint8Array>();
+  input.pixels = true;
+  input.data = torch::from_blob(array.Data(), dims, torch::kUInt8);
+  input.flip = torch::from_blob(flags.Data(), {static_cast<int64_t>(flags.ElementLength())}, torch::kUInt8);
+  input.norm.mean = readNumbers(env, o.Get("mean"), what + ": mean");
+  input.norm.std = readNumbers(env, o.Get("std"), what + ": std");
+  return input;
 }
 
 inline torch::Tensor viewLabels(Napi::Env env, const Napi::Value& data, const std::string& what) {

@@ -68,11 +68,11 @@ std::shared_ptr<ModelHandle> ModelWrap::unwrap(Napi::Env env, const Napi::Value&
 
 Napi::Value ModelWrap::forward(const Napi::CallbackInfo& args) {
   Napi::Env env = args.Env();
-  auto input = viewFloat32(env, args[0], args[1], "forward");
+  auto input = readImages(env, args[0], args[1], args[2], "forward");
   auto busy = acquireAll(env, {&handle_->busy}, "this model");
   auto model = handle_->model;
-  return PromiseJob<torch::Tensor>::start(env, [model, input] { return model->predict(input); }, tensorToJs, busy,
-                                          {args[0], Value()});
+  return PromiseJob<torch::Tensor>::start(env, [model, input] { return model->predict(input.on(model->device())); },
+                                          tensorToJs, busy, {args[0], args[2], Value()});
 }
 
 Napi::Value ModelWrap::setTraining(const Napi::CallbackInfo& args) {

@@ -88,10 +88,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  private:
   using StepFn = void (Trainer::*)(const torch::Tensor&, const torch::Tensor&);
 
-  // Each step: (images: Float32Array, shape, labels: Int32Array, lr: number) → Promise<void>.
+  // Each step: (images, shape, labels: Int32Array, lr: number, pixels?) → Promise<void>; see readImages.
   Napi::Value step(const Napi::CallbackInfo& args, StepFn fn, const char* name) {
     Napi::Env env = args.Env();
-    auto images = viewFloat32(env, args[0], args[1], name);
+    auto images = readImages(env, args[0], args[1], args[4], name);
     auto labels = viewLabels(env, args[2], name);
     const double lr = args[3].ToNumber().DoubleValue();
     auto busy = acquireAll(env, flags(), "this trainer's model");
@@ -99,10 +99,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return PromiseJob<Done>::start(env,
                                    [trainer, images, labels, lr, fn] {
                                      trainer->setLearningRate(lr);
-                                     ((*trainer).*fn)(images, labels);
+                                     ((*trainer).*fn)(images.on(trainer->model().device()), labels);
                                      return Done{};
                                    },
-                                   undefinedResult, busy, {args[0], args[2], Value()});
+                                   undefinedResult, busy, {args[0], args[2], args[4], Value()});
   }
   Napi::Value teacherStep(const Napi::CallbackInfo& args) { return step(args, &Trainer::teacherStep, "teacherStep"); }
   Napi::Value studentStep(const Napi::CallbackInfo& args) { return step(args, &Trainer::studentStep, "studentStep"); }
@@ -191,12 +191,14 @@ class EvaluatorWrap : public Napi::ObjectWrap<EvaluatorWrap> {
  private:
   Napi::Value add(const Napi::CallbackInfo& args) {
     Napi::Env env = args.Env();
-    auto images = viewFloat32(env, args[0], args[1], "evaluate");
+    auto images = readImages(env, args[0], args[1], args[3], "evaluate");
     auto labels = viewLabels(env, args[2], "evaluate");
     auto busy = acquireAll(env, {&model_->busy}, "this evaluator's model");
     auto evaluator = evaluator_;
-    return PromiseJob<Done>::start(env, [evaluator, images, labels] { return evaluator->add(images, labels), Done{}; },
-                                   undefinedResult, busy, {args[0], args[2], Value()});
+    auto device = model_->model->device();
+    return PromiseJob<Done>::start(
+        env, [evaluator, images, labels, device] { return evaluator->add(images.on(device), labels), Done{}; },
+        undefinedResult, busy, {args[0], args[2], args[3], Value()});
   }
 
   Napi::Value read(const Napi::CallbackInfo& args) {

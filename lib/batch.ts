@@ -1,0 +1,47 @@
+// The two ways images reach the native core: normalised float32 NCHW built by the caller, or
+// uint8 NHWC pixels (from the decode cache) normalised and flipped natively on the model's device.
+
+/** Normalised images laid out [N, C, H, W]. */
+export interface TensorData {
+  data: Float32Array;
+  shape: number[];
+}
+
+/** uint8 pixels laid out [N, H, W, C], with the per-channel normalisation to apply. */
+export interface PixelData {
+  pixels: Uint8Array;
+  shape: number[];
+  mean: number[];
+  std: number[];
+  /** One flag per image: non-zero flips it horizontally. Default: none flipped. */
+  flip?: Uint8Array;
+}
+
+/** A training or evaluation batch: normalised images and their class indices. */
+export interface Batch {
+  images: Float32Array;
+  shape: number[];
+  labels: Int32Array;
+}
+
+/** A batch of uint8 pixels, as the DataLoader serves them. */
+export interface PixelBatch extends PixelData {
+  labels: Int32Array;
+}
+
+export interface NativePixelOptions {
+  flip: Uint8Array;
+  mean: number[];
+  std: number[];
+}
+
+export type NativeImages = [Float32Array | Uint8Array, number[], NativePixelOptions | undefined];
+
+/** The (images, shape, pixel options) arguments the native calls take. */
+export function nativeImages(input: TensorData | PixelData | Batch | PixelBatch): NativeImages {
+  if ('pixels' in input) {
+    const flip = input.flip ?? new Uint8Array(input.shape[0] ?? 0);
+    return [input.pixels, input.shape, { flip, mean: input.mean, std: input.std }];
+  }
+  return ['images' in input ? input.images : input.data, input.shape, undefined];
+}
