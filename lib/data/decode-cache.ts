@@ -8,6 +8,7 @@ import { DECODE_SETTINGS, type DecodeOptions, decodeImage } from './decode.js';
 
 export class DecodeCache {
   private readonly memory = new Map<string, Promise<Uint8Array>>();
+  private readonly ready = new Map<string, Uint8Array>();
   /** Images decoded from their files (not found in memory or the file cache). */
   decoded = 0;
   /** Images read back from the file cache. */
@@ -22,10 +23,18 @@ export class DecodeCache {
   get(file: string): Promise<Uint8Array> {
     let pixels = this.memory.get(file);
     if (!pixels) {
-      pixels = this.load(file);
+      pixels = this.load(file).then((decoded) => {
+        this.ready.set(file, decoded);
+        return decoded;
+      });
       this.memory.set(file, pixels);
     }
     return pixels;
+  }
+
+  /** The pixels of `file` if they are already decoded: cached epochs assemble batches without awaiting. */
+  peek(file: string): Uint8Array | undefined {
+    return this.ready.get(file);
   }
 
   get size(): number {

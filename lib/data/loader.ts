@@ -123,6 +123,8 @@ export class DataLoader {
   }
 
   private async decodeAll(samples: Sample[]): Promise<(Uint8Array | undefined)[]> {
+    const ready = samples.map((sample) => this.cache.peek(sample.path));
+    if (ready.every((pixels) => pixels !== undefined)) return ready;
     return Promise.all(
       samples.map(async (sample) => {
         if (this.skippedFiles.has(sample.path)) return undefined;

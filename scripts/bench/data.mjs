@@ -1,0 +1,89 @@
+// `npm run bench -- data [--size 224]`: images/s of kdtorch's loader against the article's PyTorch
+// ImageFolder + DataLoader (Resize, RandomHorizontalFlip, ToTensor, Normalize) at num_workers 0 and 2,
+// in one run, on the real data: the full-size sample (decode-bound) and the 224-px train split, first
+// (decoding) epoch and a cached epoch; then peak RSS with the whole train split cached, 3 and 1 channels.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DataLoader, DecodeCache, scanImageFolder } from '../../dist/lib/index.js';
+import { findPackageRoot } from '../libtorch.mjs';
+
+const root = findPackageRoot();
+const DATA = path.resolve(root, '..', 'shared', 'datasets');
+const FOLDERS = {
+  'full-size sample': path.join(DATA, 'chest_xray-fullres-sample', 'train'),
+  'train split (224-px copies)': path.join(DATA, 'chest_xray', 'train'),
+};
+
+async function kdtorchEpochs(folder, size, channels, epochs) {
+  const { samples } = await scanImageFolder(folder);
+  const cache = new DecodeCache({ height: size, width: size, channels });
+  const loader = new DataLoader(samples, cache, { batchSize: 32, hflip: 0.5, seed: 0 });
+  const rates = [];
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const start = performance.now();
+    let images = 0;
+    for await (const batch of loader.epoch(epoch)) images += batch.labels.length;
+    rates.push(images / ((performance.now() - start) / 1000));
+  }
+  return rates;
+}
+
+function pytorchRate(folder, size, workers) {
+  const python = path.join(root, '.venv', 'bin', 'python');
+  const args = JSON.stringify({ root: folder, size, workers, batch: 32 });
+  const result = spawnSync(python, [path.join(root, 'scripts', 'bench', 'data_reference.py'), 'loader', args], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(result.stderr);
+  const { images, seconds } = JSON.parse(result.stdout.trim().split('\n').at(-1));
+  return images / seconds;
+}
+
+/** Peak RSS of a fresh process that caches the whole train split (run as a child of the bench). */
+function cachedRss(size, channels) {
+  const script = fileURLToPath(import.meta.url);
+  const result = spawnSync(process.execPath, [script, '--rss', String(size), String(channels)], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(result.stderr);
+  return JSON.parse(result.stdout);
+}
+
+export async function benchData(args) {
+  const { values } = parseArgs({ args, options: { size: { type: 'string', default: '224' } } });
+  const size = Number(values.size);
+  console.log(`data: ${size}², batch 32, flip 0.5; PyTorch epochs decode every time (no cache); kdtorch's batches are`);
+  console.log('uint8 pixels + flip flags, normalised inside the native step.\n');
+  console.log(
+    '| data | kdtorch epoch 1 (decode) | kdtorch epoch 2 (cached) | PyTorch workers 0 | PyTorch workers 2 | epoch 1 / best PyTorch | epoch 2 / best PyTorch |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const [name, folder] of Object.entries(FOLDERS)) {
+    const [first, cached] = await kdtorchEpochs(folder, size, 3, 2);
+    const [w0, w2] = [pytorchRate(folder, size, 0), pytorchRate(folder, size, 2)];
+    const best = Math.max(w0, w2);
+    const fmt = (v) => `${v.toFixed(0)} img/s`;
+    console.log(
+      `| ${name} | ${fmt(first)} | ${fmt(cached)} | ${fmt(w0)} | ${fmt(w2)} | ${(first / best).toFixed(2)}× | ${(cached / best).toFixed(1)}× |`,
+    );
+  }
+  for (const channels of [3, 1]) {
+    const { images, maxRssMiB } = cachedRss(size, channels);
+    console.log(
+      `\npeak RSS with the whole train split cached (${images} images, ${channels} channel${channels > 1 ? 's' : ''}): ${maxRssMiB.toFixed(0)} MiB`,
+    );
+  }
+}
+
+if (process.argv[2] === '--rss') {
+  const [size, channels] = process.argv.slice(3).map(Number);
+  const { samples } = await scanImageFolder(FOLDERS['train split (224-px copies)']);
+  const cache = new DecodeCache({ height: size, width: size, channels });
+  const loader = new DataLoader(samples, cache, { batchSize: 32 });
+  for await (const _ of loader.epoch(0));
+  // VmHWM, not getrusage's maxRSS: Linux carries the latter over from the parent across fork + exec,
+  // so a child of a large bench process would report the parent's peak.
+  const hwmKiB = Number(fs.readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\s+(\d+)/m)?.[1]);
+  process.stdout.write(JSON.stringify({ images: cache.size, maxRssMiB: hwmKiB / 1024 }));
+}
