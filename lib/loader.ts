@@ -33,10 +33,6 @@ const STAMP_PREFIX = 'kdtorch-build:';
 // with this flag the close is a no-op and libtorch stays loaded for the addon to bind to.
 const RTLD_NODELETE = 0x1000;
 
-export function packageRoot(): string {
-  return findPackageRoot();
-}
-
 /** Reads the build stamp from the file without loading it, so a mismatch is caught before the dynamic linker. */
 export function readBuildStamp(binary: string): BuildStamp {
   const bytes = fs.readFileSync(binary);
@@ -85,7 +81,7 @@ export function formatLoadFailure({ headline, errors, found }: Failure): string 
 
 /** Loads libtorch, then the addon. Throws a KdtorchError whose message says what to do. */
 export function loadAddon(env: NodeJS.ProcessEnv = process.env): LoadedAddon {
-  const root = packageRoot();
+  const root = findPackageRoot();
   let libtorch: Libtorch;
   try {
     libtorch = findLibtorch({ env, packageRoot: root });
@@ -158,5 +154,5 @@ export function loadAddon(env: NodeJS.ProcessEnv = process.env): LoadedAddon {
 /** kdtorch's own version, from its package.json. */
 export function packageVersion(): string {
   const require = createRequire(import.meta.url);
-  return (require(path.join(packageRoot(), 'package.json')) as { version: string }).version;
+  return (require(path.join(findPackageRoot(), 'package.json')) as { version: string }).version;
 }

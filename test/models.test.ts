@@ -18,6 +18,20 @@ describe('ResNet-18', () => {
     model = await resnet18({ numClasses: 2 });
   });
 
+  /** `candidate`'s logits and torchvision's (from the safetensors weights) for a seeded batch of `n` 64² images. */
+  async function logitsBothWays(candidate: Model, n: number, seed: number, train = false) {
+    const batch = referenceBatch(dir, [n, 3, 64, 64], seed);
+    const theirs = reference<{ logits: number[] }>('forward', {
+      ...spec,
+      ...batch.files,
+      shape: batch.shape,
+      weights: weights.safetensors,
+      train,
+    });
+    const ours = await candidate.forward({ data: batch.images, shape: batch.shape });
+    return { ours, theirs };
+  }
+
   it('has torchvision’s 11,177,538 parameters for 2 classes and exactly its state_dict names', async () => {
     expect(model.parameterCount).toBe(11_177_538);
     expect(made.parameters).toBe(11_177_538);
@@ -42,32 +56,17 @@ describe('ResNet-18', () => {
   it('gives torchvision’s eval logits from the same safetensors weights, to 1e-4', async () => {
     await model.loadWeights(weights.safetensors);
     await model.eval();
-    const batch = referenceBatch(dir, [4, 3, 64, 64], 3);
-    const expected = reference<{ logits: number[] }>('forward', {
-      ...spec,
-      ...batch.files,
-      shape: batch.shape,
-      weights: weights.safetensors,
-    });
-    const ours = await model.forward({ data: batch.images, shape: batch.shape });
+    const { ours, theirs } = await logitsBothWays(model, 4, 3);
     expect(ours.shape).toEqual([4, 2]);
-    expect(maxAbsDiff(ours.data, expected.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+    expect(maxAbsDiff(ours.data, theirs.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
   });
 
   it('gives torchvision’s train-mode logits (batch statistics) too', async () => {
     const fresh = await resnet18({ numClasses: 2 });
     await fresh.loadWeights(weights.safetensors);
     await fresh.train();
-    const batch = referenceBatch(dir, [4, 3, 64, 64], 4);
-    const expected = reference<{ logits: number[] }>('forward', {
-      ...spec,
-      ...batch.files,
-      shape: batch.shape,
-      weights: weights.safetensors,
-      train: true,
-    });
-    const ours = await fresh.forward({ data: batch.images, shape: batch.shape });
-    expect(maxAbsDiff(ours.data, expected.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+    const { ours, theirs } = await logitsBothWays(fresh, 4, 4, true);
+    expect(maxAbsDiff(ours.data, theirs.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
   });
 
   it('loads the same weights from a torch.save(state_dict) .pth file with the same logits', async () => {
@@ -75,15 +74,8 @@ describe('ResNet-18', () => {
     const report = await fromPth.loadWeights(weights.pth);
     expect(report.loaded).toHaveLength(made.keys.length);
     await fromPth.eval();
-    const batch = referenceBatch(dir, [2, 3, 64, 64], 5);
-    const expected = reference<{ logits: number[] }>('forward', {
-      ...spec,
-      ...batch.files,
-      shape: batch.shape,
-      weights: weights.safetensors,
-    });
-    const ours = await fromPth.forward({ data: batch.images, shape: batch.shape });
-    expect(maxAbsDiff(ours.data, expected.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+    const { ours, theirs } = await logitsBothWays(fromPth, 2, 5);
+    expect(maxAbsDiff(ours.data, theirs.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
   });
 });
 
