@@ -14,7 +14,10 @@ export type KdtorchErrorCode =
   | 'E_DATASET_NOT_FOUND'
   | 'E_EMPTY_CLASS'
   | 'E_CLASS_MISMATCH'
-  | 'E_BAD_IMAGE';
+  | 'E_BAD_IMAGE'
+  | 'E_INVALID_CONFIG'
+  | 'E_RUN_NOT_FOUND'
+  | 'E_ABORTED';
 
 export interface KdtorchErrorDetails {
   /** The file the error concerns, when there is one. */

@@ -17,6 +17,8 @@ export interface ResNet18Options {
   autocast?: 'none' | 'bf16';
   /** Keep activations and weights channels-last (NHWC), which cuDNN runs fastest. Default false. */
   channelsLast?: boolean;
+  /** Seeds libtorch's generator before initialising the weights: the same seed, the same weights. */
+  seed?: number;
 }
 
 export interface StudentNetOptions extends ResNet18Options {
@@ -78,9 +80,12 @@ export class Model {
     return this.run((h) => h.loadWeights(path, options));
   }
 
-  /** Saves the state_dict as safetensors (written to a temporary file, then renamed). */
-  saveWeights(path: string): Promise<void> {
-    return this.run((h) => h.saveWeights(path));
+  /**
+   * Saves the state_dict as safetensors (written to a temporary file, then renamed); `description`
+   * is stored as JSON in the header's metadata under "kdtorch".
+   */
+  saveWeights(path: string, description?: object): Promise<void> {
+    return this.run((h) => h.saveWeights(path, description === undefined ? undefined : JSON.stringify(description)));
   }
 
   /** Runs `work` on the native model in this model's queue. For kdtorch's own trainers. */
@@ -91,7 +96,7 @@ export class Model {
 
 function checkPositiveIntegers(where: string, options: object): void {
   for (const [field, value] of Object.entries(options)) {
-    if (field === 'device' || field === 'autocast' || field === 'channelsLast') continue;
+    if (field === 'device' || field === 'autocast' || field === 'channelsLast' || field === 'seed') continue;
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
       throw new KdtorchError('E_INVALID_ARGUMENT', `${where}: ${field} must be a positive integer, got ${value}`, {
         field,

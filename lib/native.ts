@@ -37,6 +37,7 @@ export interface NativeModelSpec {
   device?: string;
   autocast?: 'none' | 'bf16';
   channelsLast?: boolean;
+  seed?: number;
 }
 
 export interface LoadReport {
@@ -52,7 +53,7 @@ export interface NativeModel {
   setTraining(on: boolean): Promise<void>;
   to(device: string): Promise<void>;
   loadWeights(path: string, options: { strict?: boolean; skip?: string[] }): Promise<LoadReport>;
-  saveWeights(path: string): Promise<void>;
+  saveWeights(path: string, descriptionJson?: string): Promise<void>;
   parameterCount(): number;
   readonly device: string;
   readonly training: boolean;

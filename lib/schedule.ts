@@ -30,3 +30,25 @@ export function learningRateAt(schedule: Schedule, baseLr: number, step: number)
     }
   }
 }
+
+/** A schedule counted in epochs, as the config gives it; `warmupEpochs` ramps up linearly first. */
+export type EpochSchedule =
+  | { name: 'constant'; warmupEpochs?: number }
+  | { name: 'cosine'; lrMin?: number; warmupEpochs?: number }
+  | { name: 'step'; everyEpochs: number; gamma: number; warmupEpochs?: number };
+
+/**
+ * The per-batch schedule for `epochs` epochs of `batchesPerEpoch` batches. Warm-up starts at a third
+ * of the rate, LinearLR's default start_factor.
+ */
+export function scheduleInSteps(epochSchedule: EpochSchedule, epochs: number, batchesPerEpoch: number): Schedule {
+  const warmupSteps = Math.round((epochSchedule.warmupEpochs ?? 0) * batchesPerEpoch);
+  const total = epochs * batchesPerEpoch - warmupSteps;
+  const main: Schedule =
+    epochSchedule.name === 'cosine'
+      ? { name: 'cosine', totalSteps: Math.max(1, total), lrMin: epochSchedule.lrMin ?? 0 }
+      : epochSchedule.name === 'step'
+        ? { name: 'step', stepSize: epochSchedule.everyEpochs * batchesPerEpoch, gamma: epochSchedule.gamma }
+        : { name: 'constant' };
+  return warmupSteps > 0 ? { name: 'warmup', warmupSteps, startFactor: 1 / 3, after: main } : main;
+}

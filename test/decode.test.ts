@@ -108,7 +108,7 @@ describe('decodeImage', () => {
       expect((error as KdtorchError).code, name).toBe('E_BAD_IMAGE');
       expect((error as KdtorchError).file, name).toBe(file);
       expect((error as Error).message, name).toMatch(
-        new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot decode as an image \\(.+\\)`),
+        new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot (decode as an image|read) \\(.+\\)`),
       );
     }
   });

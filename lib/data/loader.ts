@@ -71,8 +71,11 @@ export class DataLoader {
     return this.options.dropLast ? Math.floor(n) : Math.ceil(n);
   }
 
-  /** One epoch's batches; `epoch` picks the shuffle and the flips, so epochs are reproducible. */
-  async *epoch(epoch: number): AsyncGenerator<PixelBatch> {
+  /**
+   * One epoch's batches; `epoch` picks the shuffle and the flips, so epochs are reproducible.
+   * `fromBatch` skips the first batches without decoding them: a resumed run continues mid-epoch.
+   */
+  async *epoch(epoch: number, fromBatch = 0): AsyncGenerator<PixelBatch> {
     const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2 } = this.options;
     const order = shuffle ? shuffled(this.samples, streamRandom(seed, epoch)) : [...this.samples];
     const flips = streamRandom(seed ^ 0x5f3759df, epoch);
@@ -83,7 +86,7 @@ export class DataLoader {
       groups.push({ samples, flip: samples.map(() => flips() < (this.options.hflip ?? 0)) });
     }
     const pending: Promise<PixelBatch | undefined>[] = [];
-    let next = 0;
+    let next = fromBatch;
     const fill = () => {
       while (next < groups.length && pending.length <= prefetch) {
         const batch = this.assemble(groups[next++] as (typeof groups)[0]);

@@ -21,6 +21,7 @@ Napi::Value createModel(const Napi::CallbackInfo& args) {
   modelSpec.inputSize = optionalInt(spec, "inputSize", modelSpec.inputSize);
   modelSpec.inChannels = optionalInt(spec, "inChannels", modelSpec.inChannels);
   modelSpec.width = optionalInt(spec, "width", modelSpec.width);
+  modelSpec.seed = optionalInt(spec, "seed", modelSpec.seed);
   if (spec.Has("device") && !spec.Get("device").IsUndefined()) modelSpec.device = spec.Get("device").ToString();
   if (spec.Has("autocast") && !spec.Get("autocast").IsUndefined()) {
     const std::string autocast = spec.Get("autocast").ToString();
@@ -120,12 +121,15 @@ Napi::Value ModelWrap::loadWeights(const Napi::CallbackInfo& args) {
 
 Napi::Value ModelWrap::saveWeights(const Napi::CallbackInfo& args) {
   const std::string path = args[0].ToString();
+  // The caller's description of the model (classes, input, normalisation) as JSON, for loadModel().
+  const std::string description = args[1].IsString() ? args[1].ToString().Utf8Value() : std::string();
   auto busy = acquireAll(args.Env(), {&handle_->busy}, "this model");
   auto model = handle_->model;
   return PromiseJob<Done>::start(args.Env(),
-                                 [model, path] {
-                                   writeSafetensors(path, stateDict(model->module()),
-                                                    {{"format", "pt"}, {"architecture", model->spec().architecture}});
+                                 [model, path, description] {
+                                   Metadata metadata{{"format", "pt"}, {"architecture", model->spec().architecture}};
+                                   if (!description.empty()) metadata["kdtorch"] = description;
+                                   writeSafetensors(path, stateDict(model->module()), metadata);
                                    return Done{};
                                  },
                                  undefinedResult, busy, {Value()});

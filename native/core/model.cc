@@ -12,6 +12,7 @@ namespace kdtorch {
 namespace {
 
 torch::nn::AnyModule buildModule(const ModelSpec& spec) {
+  if (spec.seed >= 0) torch::manual_seed(static_cast<uint64_t>(spec.seed));
   if (spec.numClasses < 2)
     throw std::invalid_argument("numClasses must be >= 2, got " + std::to_string(spec.numClasses));
   if (spec.architecture == "resnet18") return torch::nn::AnyModule(ResNet18(spec.numClasses, spec.inChannels));

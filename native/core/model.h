@@ -18,6 +18,9 @@ struct ModelSpec {
   // torch.autocast does) and channels-last tensors, which cuDNN and oneDNN run faster.
   bool autocastBf16 = false;
   bool channelsLast = false;
+  // Seeds libtorch's generators just before the weights are initialised, so a seeded run starts
+  // from the same weights every time. Negative: leave the generators as they are.
+  int64_t seed = -1;
 };
 
 class Model {

@@ -1,0 +1,152 @@
+// The one description of a kdtorch experiment: the config file, the CLI flags and the API all end
+// up here. Every field is required in the resolved config; the defaults are the presets
+// (presets.ts), so no default is typed twice.
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+
+const optimizer = z
+  .object({
+    name: z.enum(['sgd', 'adam', 'adamw']),
+    lr: z.number().positive(),
+    momentum: z.number().min(0).max(1).optional(),
+    nesterov: z.boolean().optional(),
+    weightDecay: z.number().min(0).optional(),
+    beta1: z.number().min(0).lt(1).optional(),
+    beta2: z.number().min(0).lt(1).optional(),
+    eps: z.number().positive().optional(),
+  })
+  .strict();
+
+/** Learning-rate schedules counted in epochs; applied per batch (lib/schedule.ts). */
+const schedule = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('constant'), warmupEpochs: z.number().min(0).optional() }).strict(),
+  z
+    .object({
+      name: z.literal('cosine'),
+      lrMin: z.number().min(0).optional(),
+      warmupEpochs: z.number().min(0).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      name: z.literal('step'),
+      everyEpochs: positiveInt,
+      gamma: z.number().positive().max(1),
+      warmupEpochs: z.number().min(0).optional(),
+    })
+    .strict(),
+]);
+
+const earlyStopping = z.union([
+  z.literal(false),
+  z.object({ patience: positiveInt, minDelta: z.number().min(0) }).strict(),
+]);
+
+/** What every training phase has. */
+const phaseFields = {
+  epochs: positiveInt,
+  batchSize: positiveInt,
+  optimizer,
+  schedule,
+  /** 'balanced': n / (classes · n_c) per class, as sklearn's compute_class_weight('balanced'). */
+  classWeights: z.union([z.enum(['none', 'balanced']), z.array(z.number().positive()).min(2)]),
+  labelSmoothing: z.number().min(0).lt(1),
+  earlyStopping,
+};
+
+export const configSchema = z
+  .object({
+    preset: z.enum(['seed', 'recommended', 'quick']),
+    data: z
+      .object({
+        /** An ImageFolder dataset: root/train/<class>/…, optional root/val/ and root/test/. */
+        root: z.string().min(1, 'give the dataset folder (root/train/<class>/*.jpg)'),
+        imageSize: z
+          .number()
+          .int()
+          .min(32, 'ResNet-18 needs at least 32 px')
+          .refine((n) => n % 2 === 0, 'must be even: the student pools by 2'),
+        channels: z.union([z.literal(1), z.literal(3)]),
+        hflip: z.number().min(0).max(1),
+        /** Where validation comes from: 'val' (the folder's, or carved from train) or 'test' (the article's fault). */
+        validateOn: z.enum(['val', 'test']),
+        valFraction: z.number().gt(0).lt(1),
+        minValImages: z.number().int().min(0),
+        onBadImage: z.enum(['error', 'skip']),
+        /** A folder for the decode file cache; null keeps decoded images in memory only. */
+        cacheDir: z.string().min(1).nullable(),
+        mean: z.array(z.number()).min(1),
+        std: z.array(z.number().positive()).min(1),
+      })
+      .strict(),
+    /** 'auto', 'cpu', 'cuda' or 'cuda:N'. */
+    device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, "use 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
+    /** The run folder; null makes runs/<command>-<time> in the working directory. */
+    output: z.string().min(1).nullable(),
+    /** The class counted as positive for sensitivity, specificity, F1 and AUC; null: the last class. */
+    positiveClass: z.string().min(1).nullable(),
+    teacher: z
+      .object({
+        ...phaseFields,
+        /** 'backbone' trains fc only (really frozen); the article's "freezing" froze nothing: 'none'. */
+        freeze: z.enum(['none', 'backbone']),
+        /** Initial weights (e.g. torchvision's ImageNet resnet18 .pth); fc is re-initialised. null: random init. */
+        weights: z.string().min(1).nullable(),
+        autocast: z.enum(['none', 'bf16']),
+        channelsLast: z.boolean(),
+      })
+      .strict(),
+    student: z.object({ ...phaseFields, width: positiveInt }).strict(),
+    distill: z
+      .object({
+        ...phaseFields,
+        alpha: z.number().min(0).max(1),
+        temperature: z.number().positive(),
+        /** 'hinton': KL batchmean × T²; 'seed': the article's nn.KLDivLoss() ('mean', no T²). */
+        loss: z.enum(['hinton', 'seed']),
+        /** The teacher's weights file (a kdtorch teacher run's best.safetensors); null: the run's own teacher. */
+        teacher: z.string().min(1).nullable(),
+      })
+      .strict(),
+    latency: z
+      .object({
+        batchSizes: z.array(positiveInt).min(1),
+        /** Timed forward passes per batch size (after two warm-up passes); the median is reported. */
+        repeats: positiveInt,
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((config, context) => {
+    for (const field of ['mean', 'std'] as const) {
+      if (config.data[field].length !== config.data.channels) {
+        context.addIssue({
+          code: 'custom',
+          path: ['data', field],
+          message: `needs ${config.data.channels} values, one per channel (data.channels)`,
+        });
+      }
+    }
+    if (config.teacher.freeze === 'backbone' && config.teacher.weights === null) {
+      context.addIssue({
+        code: 'custom',
+        path: ['teacher', 'freeze'],
+        message: "'backbone' freezes random weights unless teacher.weights gives pretrained ones",
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type PhaseConfig = Pick<Config['teacher'], keyof typeof phaseFields>;
+export type ScheduleConfig = Config['teacher']['schedule'];
+export type PresetName = Config['preset'];
+
+/** Any part of a config, nested: what users write. */
+export type ConfigInput = DeepPartial<Config>;
+type DeepPartial<T> = T extends unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;

@@ -1,0 +1,70 @@
+// Scoring a model on a list of samples: loss, confusion, probabilities, and the test metrics.
+
+import type { Sample } from '../data/image-folder.js';
+import { KdtorchError } from '../errors.js';
+import { Evaluation } from '../evaluation.js';
+import type { Model } from '../model.js';
+import { type Dataset, evalLoader } from './dataset.js';
+import { type ClassificationMetrics, classificationMetrics } from './metrics.js';
+
+export interface SplitScore {
+  loss: number;
+  accuracy: number;
+  count: number;
+}
+
+/** Mean cross-entropy and accuracy over `samples` (model in eval mode). */
+export async function scoreSplit(model: Model, dataset: Dataset, samples: Sample[], batchSize: number) {
+  const evaluation = await Evaluation.create(model);
+  const labels: number[] = [];
+  for await (const batch of evalLoader(dataset, samples, batchSize).epoch(0)) {
+    await evaluation.add(batch);
+    labels.push(...batch.labels);
+  }
+  const sums = await evaluation.read();
+  const score: SplitScore = {
+    loss: sums.count === 0 ? Number.NaN : sums.lossSum / sums.count,
+    accuracy: sums.count === 0 ? Number.NaN : sums.correct / sums.count,
+    count: sums.count,
+  };
+  return { score, sums, labels };
+}
+
+/** The index of config.positiveClass, or the last class when it is null. */
+export function positiveIndex(classes: string[], positiveClass: string | null): number {
+  if (positiveClass === null) return classes.length - 1;
+  const index = classes.indexOf(positiveClass);
+  if (index < 0) {
+    throw new KdtorchError(
+      'E_INVALID_CONFIG',
+      `positiveClass '${positiveClass}' is not one of the dataset's classes (${classes.join(', ')})`,
+      { field: 'positiveClass' },
+    );
+  }
+  return index;
+}
+
+export interface TestReport extends ClassificationMetrics {
+  loss: number;
+  count: number;
+}
+
+/** Loss, accuracy, precision/recall/specificity/F1/AUC and confusion over `samples`. */
+export async function testReport(
+  model: Model,
+  dataset: Dataset,
+  samples: Sample[],
+  batchSize: number,
+  positiveClass: string | null,
+): Promise<TestReport> {
+  const { classes } = dataset.splits;
+  const { score, sums, labels } = await scoreSplit(model, dataset, samples, batchSize);
+  const metrics = classificationMetrics(
+    sums.confusion,
+    sums.probabilities.data,
+    labels,
+    classes,
+    positiveIndex(classes, positiveClass),
+  );
+  return { ...metrics, loss: score.loss, count: score.count };
+}

@@ -1,0 +1,75 @@
+// The data side of a run: the splits of the dataset folder, one decode cache shared by every phase
+// of a process, and the loaders each phase draws from.
+
+import type { Config, PhaseConfig } from '../config/schema.js';
+import type { DecodeOptions } from '../data/decode.js';
+import { DecodeCache } from '../data/decode-cache.js';
+import type { Sample } from '../data/image-folder.js';
+import { DataLoader } from '../data/loader.js';
+import { type DatasetSplits, loadSplits } from '../data/splits.js';
+import { KdtorchError } from '../errors.js';
+
+export interface Dataset {
+  splits: DatasetSplits;
+  /** Validation samples: the val split (or the carve-out), or the test split under validateOn 'test'. */
+  val: Sample[];
+  cache: DecodeCache;
+  data: Config['data'];
+}
+
+/** Scans the folder and sets up decoding for `data`; pass the result to every phase to decode once. */
+export async function openDataset(data: Config['data'], seed: number): Promise<Dataset> {
+  const splits = await loadSplits(data.root, {
+    valFraction: data.valFraction,
+    minValImages: data.minValImages,
+    seed,
+  });
+  const options: DecodeOptions = { height: data.imageSize, width: data.imageSize, channels: data.channels };
+  const cache = new DecodeCache(options, data.cacheDir ?? undefined);
+  return { splits, val: data.validateOn === 'test' ? splits.test : splits.val, cache, data };
+}
+
+/** Training batches for one phase: seeded shuffle and flips. */
+export function trainLoader(dataset: Dataset, phase: PhaseConfig, seed: number): DataLoader {
+  const { train } = dataset.splits;
+  return new DataLoader(train, dataset.cache, {
+    batchSize: phase.batchSize,
+    shuffle: true,
+    seed,
+    hflip: dataset.data.hflip,
+    mean: dataset.data.mean,
+    std: dataset.data.std,
+    onBadImage: dataset.data.onBadImage,
+    // BatchNorm cannot train on a batch of one image (ResNet's last stage has one value per channel).
+    dropLast: train.length % phase.batchSize === 1,
+  });
+}
+
+/** Evaluation batches: in order, unflipped. */
+export function evalLoader(dataset: Dataset, samples: Sample[], batchSize: number): DataLoader {
+  return new DataLoader(samples, dataset.cache, {
+    batchSize,
+    shuffle: false,
+    mean: dataset.data.mean,
+    std: dataset.data.std,
+    onBadImage: dataset.data.onBadImage,
+  });
+}
+
+/** torch/sklearn 'balanced' weights n / (C · n_c) from the training split, or the config's own. */
+export function classWeights(dataset: Dataset, phase: PhaseConfig, field: string): number[] | undefined {
+  if (phase.classWeights === 'none') return undefined;
+  const classCount = dataset.splits.classes.length;
+  if (Array.isArray(phase.classWeights)) {
+    if (phase.classWeights.length === classCount) return phase.classWeights;
+    throw new KdtorchError(
+      'E_INVALID_CONFIG',
+      `${field} has ${phase.classWeights.length} weights but the dataset has ${classCount} classes (${dataset.splits.classes.join(', ')})`,
+      { field },
+    );
+  }
+  const counts = new Array<number>(classCount).fill(0);
+  for (const sample of dataset.splits.train) counts[sample.label] = (counts[sample.label] ?? 0) + 1;
+  const total = dataset.splits.train.length;
+  return counts.map((n) => total / (classCount * n));
+}

@@ -1,0 +1,227 @@
+// One training phase (teacher, student alone, or distillation) from first batch to test metrics:
+// the epoch loop with its schedule, validation, best-on-validation weights, early stopping,
+// progress, checkpoints after every epoch, and a clean stop on abort that --resume continues
+// exactly (same batches, same flips, same weights as a run that was never stopped).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PhaseConfig } from '../config/schema.js';
+import type { SkippedImage } from '../data/loader.js';
+import { KdtorchError } from '../errors.js';
+import type { Model } from '../model.js';
+import type { ModelDescription } from '../model-file.js';
+import { scheduleInSteps } from '../schedule.js';
+import { type PixelBatch, Trainer, type TrainerOptions } from '../trainer.js';
+import { scoreSplit, type TestReport, testReport } from './assess.js';
+import { type Dataset, trainLoader } from './dataset.js';
+import { type LatencyRow, measureLatency } from './latency.js';
+import type { EpochRecord, ProgressEvent } from './progress.js';
+import type { Phase, RunFolder } from './run-folder.js';
+
+export interface PhaseResult {
+  phase: Phase;
+  runDir: string;
+  classes: string[];
+  device: string;
+  history: EpochRecord[];
+  bestEpoch: number;
+  /** Weights of the best epoch on validation, with their description: loadModel() takes it. */
+  bestCheckpoint: string;
+  stoppedEarly: boolean;
+  /** Where validation came from ('val', 'carved from train', or 'test' under the seed preset). */
+  validation: string;
+  /** Metrics of the best weights on the test split; null when the dataset has none. */
+  test: TestReport | null;
+  parameters: number;
+  /** Size of the float32 weights file. */
+  weightsBytes: number;
+  latency: LatencyRow[];
+  skippedImages: SkippedImage[];
+}
+
+export interface PhaseSetup {
+  phase: Phase;
+  run: RunFolder;
+  dataset: Dataset;
+  model: Model;
+  description: ModelDescription;
+  /** Everything but the schedule, which follows from the phase's epochs and batches. */
+  trainer: Omit<TrainerOptions, 'schedule'>;
+  step: (trainer: Trainer, batch: PixelBatch) => Promise<void>;
+  /** Continue from the phase's last checkpoint instead of starting over. */
+  resume: boolean;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((event: ProgressEvent) => void) | undefined;
+}
+
+/** Where the loop stands; saved in every checkpoint. */
+interface LoopState {
+  epoch: number;
+  /** Batches of `epoch` already trained. */
+  batch: number;
+  partial: { lossSum: number; correct: number; count: number; trainSeconds: number };
+  history: EpochRecord[];
+  best: { epoch: number; valAccuracy: number; valLoss: number } | null;
+  epochsWithoutGain: number;
+  stoppedEarly: boolean;
+}
+
+const freshState = (): LoopState => ({
+  epoch: 0,
+  batch: 0,
+  partial: { lossSum: 0, correct: 0, count: 0, trainSeconds: 0 },
+  history: [],
+  best: null,
+  epochsWithoutGain: 0,
+  stoppedEarly: false,
+});
+
+/** Progress (and its metrics read, which waits for the device) at most this often. */
+const PROGRESS_INTERVAL_MS = 1000;
+
+export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
+  const { phase, run, dataset, model, description, signal } = setup;
+  const finished = setup.resume ? run.readJson<PhaseResult>(`${phase}/result.json`) : undefined;
+  if (finished) return finished;
+  const emit = setup.onProgress ?? (() => {});
+  const config = run.config;
+  const phaseConfig: PhaseConfig = config[phase];
+  const loader = trainLoader(dataset, phaseConfig, config.seed);
+  const batches = loader.batchCount;
+  const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, batches);
+  const trainer = await Trainer.create(model, { ...setup.trainer, schedule });
+
+  let state = freshState();
+  const checkpoint = run.checkpoint(phase);
+  fs.mkdirSync(path.dirname(checkpoint), { recursive: true });
+  if (setup.resume && fs.existsSync(checkpoint)) {
+    const info = await trainer.loadCheckpoint(checkpoint);
+    state = (info.config as { loop: LoopState }).loop;
+  }
+  const save = () => trainer.saveCheckpoint(checkpoint, { epoch: state.epoch, config: { loop: state } });
+  const resumed = state.epoch > 0 || state.batch > 0;
+  emit({
+    type: 'phase',
+    phase,
+    state: 'start',
+    runDir: run.dir,
+    message: `${phase}: ${resumed ? `resuming at epoch ${state.epoch + 1}, batch ${state.batch + 1}; ` : ''}${dataset.splits.train.length} training images, ${dataset.val.length} validation (${validationSource(setup)}), ${phaseConfig.epochs} epochs on ${model.device}; run folder ${run.dir}`,
+  });
+
+  const take = async () => {
+    const m = await trainer.takeMetrics();
+    state.partial.lossSum += m.lossSum;
+    state.partial.correct += m.correct;
+    state.partial.count += m.count;
+  };
+
+  while (state.epoch < phaseConfig.epochs && !state.stoppedEarly) {
+    const started = performance.now();
+    let lastProgress = started;
+    const doneBefore = state.partial.trainSeconds;
+    for await (const batch of loader.epoch(state.epoch, state.batch)) {
+      await setup.step(trainer, batch);
+      state.batch++;
+      const now = performance.now();
+      if (now - lastProgress >= PROGRESS_INTERVAL_MS || state.batch === batches) {
+        lastProgress = now;
+        await take();
+        const seconds = doneBefore + (now - started) / 1000;
+        const perBatch = seconds / Math.max(1, state.batch);
+        emit({
+          type: 'batch',
+          phase,
+          epoch: state.epoch + 1,
+          epochs: phaseConfig.epochs,
+          batch: state.batch,
+          batches,
+          loss: state.partial.lossSum / Math.max(1, state.partial.count),
+          imagesPerSecond: state.partial.count / Math.max(seconds, 1e-9),
+          etaSeconds: perBatch * ((phaseConfig.epochs - state.epoch) * batches - state.batch),
+        });
+      }
+      if (signal?.aborted) {
+        await take();
+        state.partial.trainSeconds = doneBefore + (performance.now() - started) / 1000;
+        await save();
+        emit({
+          type: 'phase',
+          phase,
+          state: 'stopped',
+          runDir: run.dir,
+          message: `${phase}: stopped after batch ${state.batch} of epoch ${state.epoch + 1}; checkpoint saved. Resume with --resume ${run.dir}`,
+        });
+        throw new KdtorchError('E_ABORTED', `${phase} stopped; resume with --resume ${run.dir}`, { file: run.dir });
+      }
+    }
+    await take();
+    const trainSeconds = doneBefore + (performance.now() - started) / 1000;
+    const { score } = await scoreSplit(model, dataset, dataset.val, phaseConfig.batchSize);
+    const { partial } = state;
+    const record: EpochRecord = {
+      phase,
+      epoch: state.epoch + 1,
+      trainLoss: partial.lossSum / Math.max(1, partial.count),
+      trainAccuracy: partial.correct / Math.max(1, partial.count),
+      valLoss: score.loss,
+      valAccuracy: score.accuracy,
+      lr: trainer.learningRate,
+      seconds: doneBefore + (performance.now() - started) / 1000,
+      imagesPerSecond: partial.count / Math.max(trainSeconds, 1e-9),
+    };
+    const isBest =
+      state.best === null ||
+      record.valAccuracy > state.best.valAccuracy ||
+      (record.valAccuracy === state.best.valAccuracy && record.valLoss < state.best.valLoss);
+    const gained = state.best === null || record.valAccuracy > state.best.valAccuracy + minDelta(phaseConfig);
+    if (isBest) {
+      state.best = { epoch: record.epoch, valAccuracy: record.valAccuracy, valLoss: record.valLoss };
+      await model.saveWeights(run.best(phase), description);
+    }
+    state.epochsWithoutGain = gained ? 0 : state.epochsWithoutGain + 1;
+    const { earlyStopping } = phaseConfig;
+    state.stoppedEarly = earlyStopping !== false && state.epochsWithoutGain >= earlyStopping.patience;
+    state.history.push(record);
+    run.appendMetrics(record);
+    emit({ type: 'epoch', ...record, epochs: phaseConfig.epochs, best: isBest });
+    state = { ...state, epoch: state.epoch + 1, batch: 0, partial: freshState().partial };
+    await save();
+  }
+
+  // Test metrics and latency of the best weights, not the last.
+  await model.loadWeights(run.best(phase));
+  const result: PhaseResult = {
+    phase,
+    runDir: run.dir,
+    classes: dataset.splits.classes,
+    device: model.device,
+    history: state.history,
+    bestEpoch: state.best?.epoch ?? 0,
+    bestCheckpoint: run.best(phase),
+    stoppedEarly: state.stoppedEarly,
+    validation: validationSource(setup),
+    test:
+      dataset.splits.test.length > 0
+        ? await testReport(model, dataset, dataset.splits.test, phaseConfig.batchSize, config.positiveClass)
+        : null,
+    parameters: model.parameterCount,
+    weightsBytes: fs.statSync(run.best(phase)).size,
+    latency: await measureLatency(model, description, config.latency.batchSizes, config.latency.repeats),
+    skippedImages: loader.skipped,
+  };
+  run.writeJson(`${phase}/result.json`, result);
+  emit({ type: 'phase', phase, state: 'done', runDir: run.dir, message: summary(result) });
+  return result;
+}
+
+function minDelta(phaseConfig: PhaseConfig): number {
+  return phaseConfig.earlyStopping === false ? 0 : phaseConfig.earlyStopping.minDelta;
+}
+
+function validationSource({ dataset }: Pick<PhaseSetup, 'dataset'>): string {
+  return dataset.data.validateOn === 'test' ? 'the test split, as the article did' : dataset.splits.valSource;
+}
+
+function summary(result: PhaseResult): string {
+  const test = result.test ? `test accuracy ${(100 * result.test.accuracy).toFixed(2)}%` : 'no test split';
+  return `${result.phase}: best epoch ${result.bestEpoch}, ${test}; weights ${result.bestCheckpoint}`;
+}

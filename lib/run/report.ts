@@ -1,0 +1,156 @@
+// The run's report, rewritten after every phase from the phases' result.json files: report.md
+// (the article-style comparison table), report.html (the table, training curves and confusion
+// matrices as inline SVG) and report.png (the charts).
+import path from 'node:path';
+import sharp from 'sharp';
+import { type Chart, chartGrid, confusionChart, escapeXml, lineChart } from './charts.js';
+import type { PhaseResult } from './phase.js';
+import { PHASES, type Phase, type RunFolder, writeFileAtomic } from './run-folder.js';
+
+const TITLES: Record<Phase, string> = {
+  teacher: 'Teacher (ResNet-18)',
+  student: 'Student alone',
+  distill: 'Distilled student',
+};
+
+export interface ReportRow {
+  model: string;
+  parameters: number;
+  weightsMB: number;
+  accuracy: number | null;
+  sensitivity: number | null;
+  specificity: number | null;
+  f1: number | null;
+  rocAuc: number | null;
+  /** Batch-1 latency per image. */
+  msPerImage: number | null;
+  /** Teacher's batch-1 latency over this model's. */
+  speedup: number | null;
+  /** Share of the teacher's parameters this model does without. */
+  sizeReduction: number | null;
+}
+
+/** The comparison table's rows for the phases that have finished. */
+export function reportRows(results: PhaseResult[]): ReportRow[] {
+  const teacher = results.find((r) => r.phase === 'teacher');
+  const batch1 = (r: PhaseResult) => r.latency.find((l) => l.batchSize === 1)?.msPerImage ?? r.latency[0]?.msPerImage;
+  return results.map((r) => {
+    const ms = batch1(r) ?? null;
+    const teacherMs = teacher ? batch1(teacher) : undefined;
+    return {
+      model: TITLES[r.phase],
+      parameters: r.parameters,
+      weightsMB: r.weightsBytes / 1e6,
+      accuracy: r.test?.accuracy ?? null,
+      sensitivity: r.test?.recall ?? null,
+      specificity: r.test?.specificity ?? null,
+      f1: r.test?.f1 ?? null,
+      rocAuc: r.test?.rocAuc ?? null,
+      msPerImage: ms,
+      speedup: teacherMs !== undefined && ms ? teacherMs / ms : null,
+      sizeReduction: teacher ? 1 - r.parameters / teacher.parameters : null,
+    };
+  });
+}
+
+const pct = (v: number | null) => (v === null || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(2)}%`);
+const num = (v: number | null, digits: number) => (v === null || Number.isNaN(v) ? '–' : v.toFixed(digits));
+
+/** The table as Markdown (also printed by the CLI). */
+export function markdownTable(rows: ReportRow[]): string {
+  const header =
+    '| model | parameters | weights MB | test accuracy | sensitivity | specificity | F1 | ROC AUC | ms/image (batch 1) | speed-up vs teacher | fewer parameters |';
+  const lines = rows.map(
+    (r) =>
+      `| ${r.model} | ${r.parameters.toLocaleString('en-US')} | ${num(r.weightsMB, 2)} | ${pct(r.accuracy)} | ${pct(r.sensitivity)} | ${pct(r.specificity)} | ${num(r.f1, 3)} | ${num(r.rocAuc, 3)} | ${num(r.msPerImage, 3)} | ${r.speedup === null ? '–' : `${r.speedup.toFixed(1)}×`} | ${pct(r.sizeReduction)} |`,
+  );
+  return [header, `|${'---|'.repeat(11)}`, ...lines].join('\n');
+}
+
+function charts(results: PhaseResult[]): Chart[] {
+  const out: Chart[] = [];
+  for (const r of results) {
+    const at = (key: 'trainLoss' | 'valLoss' | 'trainAccuracy' | 'valAccuracy') =>
+      r.history.map((h): [number, number] => [h.epoch, h[key]]);
+    out.push(
+      lineChart(`${TITLES[r.phase]}: loss`, 'loss', [
+        { name: 'train', color: '#1f77b4', points: at('trainLoss') },
+        { name: 'validation', color: '#ff7f0e', points: at('valLoss') },
+      ]),
+      lineChart(`${TITLES[r.phase]}: accuracy`, 'accuracy', [
+        { name: 'train', color: '#1f77b4', points: at('trainAccuracy') },
+        { name: 'validation', color: '#ff7f0e', points: at('valAccuracy') },
+      ]),
+    );
+    if (r.test) out.push(confusionChart(`${TITLES[r.phase]}: test confusion`, r.classes, r.test.confusion));
+  }
+  return out;
+}
+
+function comparison(results: PhaseResult[]): string {
+  const student = results.find((r) => r.phase === 'student')?.test;
+  const distilled = results.find((r) => r.phase === 'distill')?.test;
+  if (!student || !distilled) return '';
+  const points = 100 * (distilled.accuracy - student.accuracy);
+  return `Distillation ${points >= 0 ? 'added' : 'cost'} ${Math.abs(points).toFixed(2)} points of test accuracy over the student trained alone.`;
+}
+
+/** Writes report.md, report.html and report.png for the phases of `run` that have finished. */
+export async function writeReports(run: RunFolder): Promise<{ markdown: string; html: string; png: string }> {
+  const results = PHASES.flatMap((phase) => run.readJson<PhaseResult>(`${phase}/result.json`) ?? []);
+  const rows = reportRows(results);
+  const { config } = run;
+  const setting = `preset \`${config.preset}\`, ${config.data.imageSize}×${config.data.imageSize}, data ${config.data.root}, device ${results[0]?.device ?? config.device}`;
+  const table = markdownTable(rows);
+  const note = comparison(results);
+  const markdown = path.join(run.dir, 'report.md');
+  writeFileAtomic(
+    markdown,
+    `# kdtorch run ${path.basename(run.dir)}\n\n${setting}\n\n${table}\n\n${note}\n\nCurves and confusion matrices: report.html, report.png. Config: config.json; per-epoch metrics: metrics.jsonl.\n`,
+  );
+  const drawn = charts(results);
+  const html = path.join(run.dir, 'report.html');
+  const tableHtml = [
+    `<table><tr>${table
+      .split('\n')[0]
+      ?.split('|')
+      .slice(1, -1)
+      .map((h) => `<th>${escapeXml(h.trim())}</th>`)
+      .join('')}</tr>`,
+    ...table
+      .split('\n')
+      .slice(2)
+      .map(
+        (line) =>
+          `<tr>${line
+            .split('|')
+            .slice(1, -1)
+            .map((c) => `<td>${escapeXml(c.trim())}</td>`)
+            .join('')}</tr>`,
+      ),
+    '</table>',
+  ].join('\n');
+  writeFileAtomic(
+    html,
+    `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>kdtorch run ${escapeXml(path.basename(run.dir))}</title>
+<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}
+.charts{display:flex;flex-wrap:wrap;gap:12px}</style></head>
+<body><h1>kdtorch run ${escapeXml(path.basename(run.dir))}</h1>
+<p>${escapeXml(setting.replace(/`/g, ''))}</p>
+${tableHtml}
+<p>${escapeXml(note)}</p>
+<div class="charts">${drawn.map((c) => c.svg).join('\n')}</div>
+</body></html>
+`,
+  );
+  const png = path.join(run.dir, 'report.png');
+  if (drawn.length > 0) {
+    const image = await sharp(Buffer.from(chartGrid(drawn, 3)))
+      .png()
+      .toBuffer();
+    writeFileAtomic(png, image);
+  }
+  return { markdown, html, png };
+}

@@ -1,0 +1,92 @@
+// A run on disk: config.json (the resolved config), metrics.jsonl (one line per epoch and phase),
+// one folder per phase with its checkpoints and result, and the reports. Files are written to a
+// temporary name and renamed, so a stopped run never leaves half a file.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import { KdtorchError } from '../errors.js';
+
+export type Phase = 'teacher' | 'student' | 'distill';
+
+export const PHASES: readonly Phase[] = ['teacher', 'student', 'distill'];
+
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, data);
+  fs.renameSync(temp, file);
+}
+
+function timestamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+export class RunFolder {
+  private constructor(
+    readonly dir: string,
+    readonly config: Config,
+  ) {}
+
+  /** Makes the run folder (config.output, else runs/<command>-<time>) and saves the resolved config. */
+  static create(config: Config, command: string): RunFolder {
+    const dir = config.output ?? path.resolve('runs', `${command}-${timestamp()}`);
+    const resolved = { ...config, output: dir };
+    const file = path.join(dir, 'config.json');
+    if (fs.existsSync(file)) {
+      const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
+      // Phases of one experiment share a folder; a different experiment must not overwrite it.
+      if (JSON.stringify(saved) !== JSON.stringify(resolved)) {
+        throw new KdtorchError(
+          'E_INVALID_CONFIG',
+          `${dir} already holds a run with another config; choose another output folder, or --resume ${dir}`,
+          { field: 'output', file },
+        );
+      }
+    } else {
+      writeFileAtomic(file, `${JSON.stringify(resolved, null, 2)}\n`);
+    }
+    return new RunFolder(dir, resolved);
+  }
+
+  /** An existing run, for --resume: its config is the one it started with. */
+  static open(dir: string): RunFolder {
+    const file = path.join(path.resolve(dir), 'config.json');
+    if (!fs.existsSync(file)) {
+      throw new KdtorchError(
+        'E_RUN_NOT_FOUND',
+        `${dir}: not a kdtorch run folder (no config.json); give the folder a run printed`,
+        {
+          file: dir,
+        },
+      );
+    }
+    return new RunFolder(path.resolve(dir), JSON.parse(fs.readFileSync(file, 'utf8')) as Config);
+  }
+
+  /** Model, optimizer and loop position after the last finished batch: what --resume continues from. */
+  checkpoint(phase: Phase): string {
+    return path.join(this.dir, phase, 'last.safetensors');
+  }
+
+  /** The weights with the best validation accuracy, with their description (loadModel reads it). */
+  best(phase: Phase): string {
+    return path.join(this.dir, phase, 'best.safetensors');
+  }
+
+  resultFile(phase: Phase): string {
+    return path.join(this.dir, phase, 'result.json');
+  }
+
+  appendMetrics(record: object): void {
+    fs.appendFileSync(path.join(this.dir, 'metrics.jsonl'), `${JSON.stringify(record)}\n`);
+  }
+
+  writeJson(relative: string, value: unknown): void {
+    writeFileAtomic(path.join(this.dir, relative), `${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  readJson<T>(relative: string): T | undefined {
+    const file = path.join(this.dir, relative);
+    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : undefined;
+  }
+}
