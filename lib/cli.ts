@@ -1,20 +1,59 @@
 #!/usr/bin/env node
-// The kdtorch command. Exit codes: 0 done, 1 failed (message on stderr), 2 bad usage.
+// The kdtorch command. Exit codes: 0 done, 1 failed (message on stderr), 2 bad usage or config,
+// 130 stopped by Ctrl-C after saving a checkpoint (continue with --resume).
 import { parseArgs } from 'node:util';
+import { CONFIG_HELP } from './cli/config-flags.js';
+import { runBench, runEval, runPredict, UsageError } from './cli/model-commands.js';
+import { runTraining } from './cli/train-commands.js';
 import { KdtorchError } from './errors.js';
 import { checkDevice, type Info, info } from './info.js';
+
+const TRAINING = `${CONFIG_HELP}
+  --resume DIR        continue a stopped run from its last checkpoint, with its saved config
+  --json              progress and results as JSON lines on stdout
+  --print-config      print the resolved config and exit`;
+
+const HELP: Record<string, string> = {
+  info: `kdtorch info [--json] [--check DEVICE]
+  What kdtorch runs on: versions, libtorch, CUDA devices.
+  --json            print JSON instead of text
+  --check DEVICE    also multiply two matrices on DEVICE (cpu, cuda, cuda:N, auto)`,
+  teacher: `kdtorch teacher --data DIR [options]
+  Trains the ResNet-18 teacher (from scratch, or from --set teacher.weights=FILE with its fc re-initialised).
+${TRAINING}`,
+  student: `kdtorch student --data DIR [options]
+  Trains the student CNN alone on the labels: the article's baseline.
+${TRAINING}`,
+  distill: `kdtorch distill --data DIR [--teacher FILE] [options]
+  Distils the teacher into the student. The teacher is FILE, or the run folder's teacher/best.safetensors.
+${TRAINING}
+  --teacher FILE      the teacher's best.safetensors`,
+  eval: `kdtorch eval --model FILE --data DIR [--split test|val|train] [--json]
+  Test metrics (accuracy, precision, sensitivity, specificity, F1, ROC AUC, confusion) and latency of a trained model.`,
+  predict: `kdtorch predict --model FILE IMAGE... [--json]
+  Classifies images with a trained model (a run's <phase>/best.safetensors).`,
+  bench: `kdtorch bench [--model FILE]... [--image-size N] [--batch-size N]... [--repeats N] [--device DEVICE] [--json]
+  Inference latency and images/s of trained models, or of fresh ResNet-18 and student networks.`,
+  demo: `kdtorch demo [options]
+  Teacher → student alone → distilled student on the bundled chest X-ray subset (demo/chest_xray,
+  CC BY 4.0) with the quick preset; prints the comparison table and the report's path.
+${TRAINING}`,
+};
 
 const USAGE = `Usage: kdtorch <command> [options]
 
 Commands:
-  info     what kdtorch runs on: versions, libtorch, CUDA devices
-           --json            print JSON instead of text
-           --check DEVICE    also multiply two matrices on DEVICE (cpu, cuda, cuda:N, auto)
+  demo      the article's experiment on the bundled data, in minutes on a CPU
+  teacher   train the ResNet-18 teacher
+  student   train the student CNN alone
+  distill   distil the teacher into the student
+  eval      metrics and latency of a trained model
+  predict   classify images
+  bench     inference speed of models
+  info      what kdtorch runs on
 
-Options:
-  -h, --help  show this help`;
-
-class UsageError extends Error {}
+kdtorch <command> --help shows a command's options.
+Exit codes: 0 done, 1 failed, 2 bad usage or config, 130 stopped (resume with --resume DIR).`;
 
 function formatBytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -51,6 +90,17 @@ async function runInfo(args: string[]): Promise<void> {
   }
 }
 
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  info: runInfo,
+  teacher: (args) => runTraining('teacher', args),
+  student: (args) => runTraining('student', args),
+  distill: (args) => runTraining('distill', args),
+  demo: (args) => runTraining('demo', args),
+  eval: runEval,
+  predict: runPredict,
+  bench: runBench,
+};
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -58,23 +108,25 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 2 : 0;
     }
+    const handler = COMMANDS[command];
+    if (!handler) throw new UsageError(`unknown command '${command}'`);
     if (rest.includes('-h') || rest.includes('--help')) {
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${HELP[command]}\n`);
       return 0;
     }
-    if (command === 'info') {
-      await runInfo(rest);
-      return 0;
-    }
-    throw new UsageError(`unknown command '${command}'`);
+    await handler(rest);
+    return 0;
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`kdtorch: ${(error as Error).message}\n\n${USAGE}\n`);
+    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    if (usage) {
+      const help = command && HELP[command] ? HELP[command] : USAGE;
+      process.stderr.write(`kdtorch: ${(error as Error).message}\n\n${help}\n`);
       return 2;
     }
-    const code = error instanceof KdtorchError ? `[${error.code}] ` : '';
-    process.stderr.write(`kdtorch: ${code}${(error as Error).message}\n`);
-    return 1;
+    const code = error instanceof KdtorchError ? error.code : undefined;
+    process.stderr.write(`kdtorch: ${code ? `[${code}] ` : ''}${(error as Error).message}\n`);
+    if (code === 'E_ABORTED') return 130;
+    return code === 'E_INVALID_CONFIG' ? 2 : 1;
   }
 }
 

@@ -38,10 +38,10 @@ const schedule = z.discriminatedUnion('name', [
     .strict(),
 ]);
 
-const earlyStopping = z.union([
-  z.literal(false),
-  z.object({ patience: positiveInt, minDelta: z.number().min(0) }).strict(),
-]);
+const earlyStopping = z.union(
+  [z.literal(false), z.object({ patience: positiveInt, minDelta: z.number().min(0) }).strict()],
+  { error: 'use false, or { patience: epochs without gain (integer ≥ 1), minDelta: accuracy gain that counts (≥ 0) }' },
+);
 
 /** What every training phase has. */
 const phaseFields = {
@@ -50,7 +50,9 @@ const phaseFields = {
   optimizer,
   schedule,
   /** 'balanced': n / (classes · n_c) per class, as sklearn's compute_class_weight('balanced'). */
-  classWeights: z.union([z.enum(['none', 'balanced']), z.array(z.number().positive()).min(2)]),
+  classWeights: z.union([z.enum(['none', 'balanced']), z.array(z.number().positive()).min(2)], {
+    error: "use 'none', 'balanced', or one positive weight per class",
+  }),
   labelSmoothing: z.number().min(0).lt(1),
   earlyStopping,
 };
@@ -67,7 +69,7 @@ export const configSchema = z
           .int()
           .min(32, 'ResNet-18 needs at least 32 px')
           .refine((n) => n % 2 === 0, 'must be even: the student pools by 2'),
-        channels: z.union([z.literal(1), z.literal(3)]),
+        channels: z.union([z.literal(1), z.literal(3)], { error: 'use 1 (grey) or 3 (RGB)' }),
         hflip: z.number().min(0).max(1),
         /** Where validation comes from: 'val' (the folder's, or carved from train) or 'test' (the article's fault). */
         validateOn: z.enum(['val', 'test']),

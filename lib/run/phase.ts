@@ -75,8 +75,7 @@ const freshState = (): LoopState => ({
   stoppedEarly: false,
 });
 
-/** Progress (and its metrics read, which waits for the device) at most this often. */
-const PROGRESS_INTERVAL_MS = 1000;
+const METRICS_INTERVAL_MS = 1000;
 
 export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
   const { phase, run, dataset, model, description, signal } = setup;
@@ -116,29 +115,31 @@ export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
 
   while (state.epoch < phaseConfig.epochs && !state.stoppedEarly) {
     const started = performance.now();
-    let lastProgress = started;
+    let lastRead = started;
+    let images = state.partial.count;
     const doneBefore = state.partial.trainSeconds;
     for await (const batch of loader.epoch(state.epoch, state.batch)) {
       await setup.step(trainer, batch);
       state.batch++;
+      images += batch.labels.length;
       const now = performance.now();
-      if (now - lastProgress >= PROGRESS_INTERVAL_MS || state.batch === batches) {
-        lastProgress = now;
+      // Reading the loss waits for the device, so it is refreshed at most once a second.
+      if (now - lastRead >= METRICS_INTERVAL_MS || state.batch === batches) {
+        lastRead = now;
         await take();
-        const seconds = doneBefore + (now - started) / 1000;
-        const perBatch = seconds / Math.max(1, state.batch);
-        emit({
-          type: 'batch',
-          phase,
-          epoch: state.epoch + 1,
-          epochs: phaseConfig.epochs,
-          batch: state.batch,
-          batches,
-          loss: state.partial.lossSum / Math.max(1, state.partial.count),
-          imagesPerSecond: state.partial.count / Math.max(seconds, 1e-9),
-          etaSeconds: perBatch * ((phaseConfig.epochs - state.epoch) * batches - state.batch),
-        });
       }
+      const seconds = doneBefore + (now - started) / 1000;
+      emit({
+        type: 'batch',
+        phase,
+        epoch: state.epoch + 1,
+        epochs: phaseConfig.epochs,
+        batch: state.batch,
+        batches,
+        loss: state.partial.lossSum / Math.max(1, state.partial.count),
+        imagesPerSecond: images / Math.max(seconds, 1e-9),
+        etaSeconds: (seconds / state.batch) * ((phaseConfig.epochs - state.epoch) * batches - state.batch),
+      });
       if (signal?.aborted) {
         await take();
         state.partial.trainSeconds = doneBefore + (performance.now() - started) / 1000;

@@ -95,9 +95,14 @@ function comparison(results: PhaseResult[]): string {
   return `Distillation ${points >= 0 ? 'added' : 'cost'} ${Math.abs(points).toFixed(2)} points of test accuracy over the student trained alone.`;
 }
 
+/** The results of the phases of `run` that have finished, in phase order. */
+export function finishedPhases(run: RunFolder): PhaseResult[] {
+  return PHASES.flatMap((phase) => run.readJson<PhaseResult>(`${phase}/result.json`) ?? []);
+}
+
 /** Writes report.md, report.html and report.png for the phases of `run` that have finished. */
 export async function writeReports(run: RunFolder): Promise<{ markdown: string; html: string; png: string }> {
-  const results = PHASES.flatMap((phase) => run.readJson<PhaseResult>(`${phase}/result.json`) ?? []);
+  const results = finishedPhases(run);
   const rows = reportRows(results);
   const { config } = run;
   const setting = `preset \`${config.preset}\`, ${config.data.imageSize}×${config.data.imageSize}, data ${config.data.root}, device ${results[0]?.device ?? config.device}`;

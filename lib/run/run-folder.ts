@@ -17,8 +17,9 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.renameSync(temp, file);
 }
 
-function timestamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+/** runs/<command>-<UTC time> under the working directory. */
+export function defaultRunDir(command: string, date = new Date()): string {
+  return path.resolve('runs', `${command}-${date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`);
 }
 
 export class RunFolder {
@@ -29,7 +30,7 @@ export class RunFolder {
 
   /** Makes the run folder (config.output, else runs/<command>-<time>) and saves the resolved config. */
   static create(config: Config, command: string): RunFolder {
-    const dir = config.output ?? path.resolve('runs', `${command}-${timestamp()}`);
+    const dir = config.output ?? defaultRunDir(command);
     const resolved = { ...config, output: dir };
     const file = path.join(dir, 'config.json');
     if (fs.existsSync(file)) {

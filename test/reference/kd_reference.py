@@ -102,6 +102,17 @@ def forward(a):
         return {"logits": model(x).float().flatten().tolist()}
 
 
+def classify(a):
+    """A trained model file used as a PyTorch user would: uint8 HWC pixels → ToTensor + Normalize → softmax."""
+    model = load(a, a["weights"]).eval()
+    n, h, w, c = a["shape"]
+    pixels = read_bin(a["pixels"], a["shape"], np.uint8)
+    x = pixels.permute(0, 3, 1, 2).contiguous().float() / 255
+    x = (x - torch.tensor(a["mean"]).view(1, c, 1, 1)) / torch.tensor(a["std"]).view(1, c, 1, 1)
+    with torch.no_grad():
+        return {"probabilities": F.softmax(model(x), dim=1).flatten().tolist()}
+
+
 def step(a):
     model = load(a["model"], a["model"]["weights"])
     teacher = load(a["teacher"], a["teacher"]["weights"]) if a.get("teacher") else None
@@ -185,5 +196,6 @@ def loss_grad(a):
 if __name__ == "__main__":
     torch.set_num_threads(int(json.loads(sys.argv[2]).get("threads", torch.get_num_threads())))
     command = {"make-weights": make_weights, "make-batch": make_batch, "forward": forward, "step": step,
-               "compare": compare, "loss-grad": loss_grad, "stats": stats, "schedule": schedule}[sys.argv[1]]
+               "compare": compare, "loss-grad": loss_grad, "stats": stats, "schedule": schedule,
+               "classify": classify}[sys.argv[1]]
     print(json.dumps(command(json.loads(sys.argv[2]))))

@@ -1,0 +1,118 @@
+// kdtorch eval | predict | bench: using trained models.
+import { parseArgs } from 'node:util';
+import { evaluate, predict } from '../api.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../data/loader.js';
+import { resnet18, studentNet } from '../model.js';
+import { loadModel, type ModelDescription } from '../model-file.js';
+import { type LatencyRow, measureLatency } from '../run/latency.js';
+import { CONFIG_FLAGS, configFromFlags } from './config-flags.js';
+
+export class UsageError extends Error {}
+
+function print(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+}
+
+function latencyLines(name: string, rows: LatencyRow[]): string[] {
+  return rows.map(
+    (r) =>
+      `${name}  batch ${String(r.batchSize).padStart(3)}: ${r.msPerBatch.toFixed(2)} ms/batch, ${r.msPerImage.toFixed(3)} ms/image, ${r.imagesPerSecond.toFixed(0)} images/s`,
+  );
+}
+
+export async function runEval(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { ...CONFIG_FLAGS, model: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (!values.model) throw new UsageError("eval needs --model FILE (a run's <phase>/best.safetensors)");
+  const split = values.split ?? 'test';
+  if (split !== 'test' && split !== 'val' && split !== 'train') {
+    throw new UsageError(`--split must be test, val or train, got '${split}'`);
+  }
+  const result = await evaluate({ model: values.model, config: configFromFlags(values, []), split });
+  const m = result.metrics;
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+  print(
+    values.json === true,
+    result,
+    [
+      `${result.split}: ${m.count} images, accuracy ${pct(m.accuracy)}, loss ${m.loss.toFixed(4)}`,
+      `${m.positiveClass ? `positive class ${m.positiveClass}: ` : 'macro averages: '}precision ${pct(m.precision)}, sensitivity ${pct(m.recall)}, specificity ${pct(m.specificity)}, F1 ${m.f1.toFixed(3)}, ROC AUC ${m.rocAuc.toFixed(3)}`,
+      `confusion (rows true, columns predicted): ${JSON.stringify(m.confusion)}`,
+      `parameters ${result.parameters.toLocaleString('en-US')}`,
+      ...latencyLines('latency', result.latency),
+    ].join('\n'),
+  );
+}
+
+export async function runPredict(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { model: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (!values.model) throw new UsageError("predict needs --model FILE (a run's <phase>/best.safetensors)");
+  if (positionals.length === 0) throw new UsageError('predict needs at least one image file');
+  const predictions = await predict(values.model, positionals);
+  for (const [i, p] of predictions.entries()) {
+    const probabilities = Object.entries(p.probabilities)
+      .map(([c, v]) => `${c} ${v.toFixed(4)}`)
+      .join(', ');
+    print(values.json === true, { file: positionals[i], ...p }, `${positionals[i]}: ${p.class} (${probabilities})`);
+  }
+}
+
+/** Inference speed of trained models, or of fresh ResNet-18 and student networks at --image-size. */
+export async function runBench(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string', multiple: true },
+      'image-size': { type: 'string', default: '224' },
+      'batch-size': { type: 'string', multiple: true },
+      repeats: { type: 'string', default: '20' },
+      device: { type: 'string', default: 'cpu' },
+      json: { type: 'boolean' },
+    },
+  });
+  const integer = (text: string, flag: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+    return n;
+  };
+  const batchSizes = (values['batch-size'] ?? ['1', '32']).map((b) => integer(b, '--batch-size'));
+  const repeats = integer(values.repeats, '--repeats');
+  const device = values.device;
+  const models: { name: string; model: Awaited<ReturnType<typeof resnet18>>; description: ModelDescription }[] = [];
+  if (values.model) {
+    for (const file of values.model) models.push({ name: file, ...(await loadModel(file, { device })) });
+  } else {
+    const imageSize = integer(values['image-size'], '--image-size');
+    const base = { classes: ['a', 'b'], imageSize, channels: 3 as const, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+    models.push(
+      { name: 'resnet18', model: await resnet18({ device }), description: { ...base, architecture: 'resnet18' } },
+      {
+        name: 'studentNet',
+        model: await studentNet({ device, inputSize: imageSize }),
+        description: { ...base, architecture: 'studentNet', width: 4 },
+      },
+    );
+  }
+  const rows = [];
+  for (const { name, model, description } of models) {
+    const latency = await measureLatency(model, description, batchSizes, repeats);
+    rows.push({
+      name,
+      parameters: model.parameterCount,
+      device: model.device,
+      imageSize: description.imageSize,
+      latency,
+    });
+    print(
+      values.json === true,
+      rows.at(-1),
+      latencyLines(`${name} (${description.imageSize}², ${model.device})`, latency).join('\n'),
+    );
+  }
+}

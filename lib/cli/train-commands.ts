@@ -1,0 +1,86 @@
+// kdtorch teacher | student | distill | demo: a config from the flags, a run with progress on the
+// terminal, Ctrl-C to stop cleanly, and the comparison table at the end.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { findPackageRoot } from '../../scripts/libtorch.mjs';
+import { distill, type RunOptions, trainStudent, trainTeacher } from '../api.js';
+import { resolveConfig } from '../config/resolve.js';
+import type { ConfigInput } from '../config/schema.js';
+import { openDataset } from '../run/dataset.js';
+import { consoleProgress } from '../run/progress.js';
+import { finishedPhases, markdownTable, reportRows } from '../run/report.js';
+import { defaultRunDir, RunFolder } from '../run/run-folder.js';
+import { CONFIG_FLAGS, configFromFlags } from './config-flags.js';
+
+const TRAIN_FLAGS = {
+  ...CONFIG_FLAGS,
+  resume: { type: 'string' },
+  json: { type: 'boolean' },
+  'print-config': { type: 'boolean' },
+  teacher: { type: 'string' },
+} as const;
+
+/** The bundled demo subset (demo/chest_xray, CC BY 4.0, see its README). */
+export const DEMO_DATA = path.join(findPackageRoot(), 'demo', 'chest_xray');
+
+/** An AbortSignal fired by the first Ctrl-C; a second one quits at once. */
+function interruptSignal(log: (line: string) => void): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    log('stopping after this batch and saving a checkpoint (Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+function write(json: boolean, value: object, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+}
+
+type Command = 'teacher' | 'student' | 'distill' | 'demo';
+
+export async function runTraining(command: Command, args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: TRAIN_FLAGS, strict: true });
+  const phases = command === 'demo' ? (['teacher', 'student', 'distill'] as const) : ([command] as const);
+  let input: ConfigInput = configFromFlags(values, phases);
+  if (command === 'demo') {
+    input = { preset: 'quick', output: defaultRunDir('demo'), ...input, data: { root: DEMO_DATA, ...input.data } };
+  }
+  if (values.teacher !== undefined) input = { ...input, distill: { ...input.distill, teacher: values.teacher } };
+  const json = values.json === true;
+  if (values['print-config']) {
+    const config = values.resume ? RunFolder.open(values.resume).config : resolveConfig(input, 'flags');
+    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    return;
+  }
+  const progress = consoleProgress(json ? { json, stream: process.stdout } : {});
+  const { signal, dispose } = interruptSignal((line) => process.stderr.write(`\n${line}\n`));
+  const options: RunOptions = { signal, onProgress: progress, ...(values.resume ? { resume: values.resume } : {}) };
+  try {
+    let runDir: string;
+    if (command === 'demo') {
+      // One run folder and one decode cache for the three phases: the first call makes the
+      // folder, the others continue it.
+      const config = values.resume ? RunFolder.open(values.resume).config : resolveConfig(input, 'flags');
+      const dataset = await openDataset(config.data, config.seed);
+      runDir = (await trainTeacher(input, { ...options, dataset })).runDir;
+      const same = { ...options, dataset, resume: runDir };
+      await trainStudent(input, same);
+      await distill(input, same);
+    } else {
+      const train = { teacher: trainTeacher, student: trainStudent, distill }[command];
+      runDir = (await train(input, options)).runDir;
+    }
+    // Every phase the run folder holds, so `kdtorch distill` after teacher and student shows all three.
+    const results = finishedPhases(RunFolder.open(runDir));
+    write(
+      json,
+      { type: 'result', runDir, results },
+      `\n${markdownTable(reportRows(results))}\n\nReport: ${path.join(runDir, 'report.html')} (and report.md, report.png)`,
+    );
+  } finally {
+    dispose();
+  }
+}

@@ -1,0 +1,153 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { applyOverride } from '../lib/config/resolve.js';
+import { type ConfigInput, KdtorchError, PRESETS, readConfigFile, resolveConfig } from '../lib/index.js';
+import { tempDir } from './helpers/run.js';
+
+const ROOT = { data: { root: '/data/xray' } };
+
+function configError(input: unknown): KdtorchError {
+  try {
+    resolveConfig(input as ConfigInput);
+  } catch (error) {
+    expect(error).toBeInstanceOf(KdtorchError);
+    expect((error as KdtorchError).code).toBe('E_INVALID_CONFIG');
+    return error as KdtorchError;
+  }
+  throw new Error(`accepted ${JSON.stringify(input)}`);
+}
+
+describe('presets', () => {
+  it('seed is the article exactly, faults included', () => {
+    const c = resolveConfig({ preset: 'seed', ...ROOT });
+    expect(c.data).toMatchObject({ imageSize: 224, channels: 3, hflip: 0.5, validateOn: 'test' });
+    for (const phase of [c.teacher, c.student, c.distill]) {
+      expect(phase).toMatchObject({ epochs: 30, batchSize: 32, classWeights: 'none', labelSmoothing: 0 });
+    }
+    expect(c.distill).toMatchObject({ alpha: 0.25, temperature: 1, loss: 'seed' });
+    expect(c.teacher.freeze).toBe('none');
+    expect(c.student.width).toBe(4);
+  });
+
+  it('recommended corrects the loss, the validation split and the class imbalance; it is the default', () => {
+    const c = resolveConfig(ROOT);
+    expect(c.preset).toBe('recommended');
+    expect(c.data.validateOn).toBe('val');
+    expect(c.distill.loss).toBe('hinton');
+    expect(c.teacher.classWeights).toBe('balanced');
+    expect(c.data.root).toBe('/data/xray');
+  });
+
+  it('quick is recommended at a smaller size and fewer epochs', () => {
+    const c = resolveConfig({ preset: 'quick', ...ROOT });
+    expect(c.data.imageSize).toBeLessThan(PRESETS.recommended.data.imageSize);
+    expect(c.teacher.epochs).toBeLessThan(PRESETS.recommended.teacher.epochs);
+    expect(c.distill.loss).toBe('hinton');
+  });
+
+  it('overlays nested values, replaces a schedule of another kind, and makes paths absolute', () => {
+    const c = resolveConfig(
+      {
+        data: { root: 'rel/data', cacheDir: 'cache' },
+        teacher: { schedule: { name: 'step', everyEpochs: 5, gamma: 0.1 } },
+      },
+      'test',
+      '/work',
+    );
+    expect(c.teacher.schedule).toEqual({ name: 'step', everyEpochs: 5, gamma: 0.1 });
+    expect(c.teacher.optimizer).toEqual(PRESETS.recommended.teacher.optimizer);
+    expect(c.data.root).toBe('/work/rel/data');
+    expect(c.data.cacheDir).toBe('/work/cache');
+  });
+
+  it('one channel takes one-channel normalisation unless mean and std are given', () => {
+    const c = resolveConfig({ data: { ...ROOT.data, channels: 1 } });
+    expect(c.data.mean).toHaveLength(1);
+    expect(c.data.mean[0]).toBeCloseTo((0.485 + 0.456 + 0.406) / 3, 12);
+    configError({ data: { ...ROOT.data, channels: 1, mean: [0.5, 0.5, 0.5], std: [0.2, 0.2, 0.2] } });
+  });
+});
+
+describe('bad config values', () => {
+  // One case per kind of mistake: each names the field, shows the value and says what is allowed.
+  const cases: [string, unknown, string, RegExp][] = [
+    ['no dataset', {}, 'data.root', /give the dataset folder/],
+    ['a string for a number', { ...ROOT, teacher: { epochs: 'ten' } }, 'teacher.epochs', /"ten".*expected number/],
+    ['not an integer', { ...ROOT, student: { batchSize: 2.5 } }, 'student.batchSize', /2\.5.*int/i],
+    ['out of range', { ...ROOT, distill: { alpha: 1.5 } }, 'distill.alpha', /1\.5.*<=1/],
+    ['not positive', { ...ROOT, teacher: { optimizer: { lr: -0.1 } } }, 'teacher.optimizer.lr', /-0\.1.*>0/],
+    [
+      'unknown option',
+      { ...ROOT, teacher: { optimizer: { name: 'rmsprop', lr: 1 } } },
+      'teacher.optimizer.name',
+      /"rmsprop".*"sgd"\|"adam"\|"adamw"/,
+    ],
+    ['unknown field', { ...ROOT, teacher: { epochz: 3 } }, 'teacher', /epochz/],
+    ['unknown preset', { ...ROOT, preset: 'fast' }, 'preset', /"fast".*seed, recommended, quick/],
+    ['bad device', { ...ROOT, device: 'gpu' }, 'device', /"gpu".*'auto', 'cpu', 'cuda' or 'cuda:N'/],
+    ['odd image size', { data: { ...ROOT.data, imageSize: 99 } }, 'data.imageSize', /99.*even/],
+    ['image too small for ResNet-18', { data: { ...ROOT.data, imageSize: 16 } }, 'data.imageSize', /16.*32 px/],
+    ['statistics per channel', { data: { ...ROOT.data, mean: [0.5] } }, 'data.mean', /\[0\.5\].*3 values/],
+    ['freezing random weights', { ...ROOT, teacher: { freeze: 'backbone' } }, 'teacher.freeze', /teacher\.weights/],
+    [
+      'early stopping without patience',
+      { ...ROOT, student: { earlyStopping: { minDelta: 0 } } },
+      'student.earlyStopping',
+      /patience/,
+    ],
+    [
+      'neither allowed kind',
+      { ...ROOT, distill: { classWeights: 'inverse' } },
+      'distill.classWeights',
+      /"inverse".*'balanced'/,
+    ],
+    ['channels', { data: { ...ROOT.data, channels: 2 } }, 'data.channels', /2.*1 \(grey\) or 3/],
+  ];
+  for (const [name, input, field, message] of cases) {
+    it(`${name}: names ${field}`, () => {
+      const error = configError(input);
+      expect(error.field).toBe(field);
+      expect(error.message).toMatch(new RegExp(`${field.replace(/\./g, '\\.')}.*`));
+      expect(error.message.split('\n').find((l) => l.includes(field))).toMatch(message);
+    });
+  }
+
+  it('is not an object', () => {
+    expect(configError([1, 2]).message).toMatch(/expected an object/);
+  });
+});
+
+describe('config files and overrides', () => {
+  it('reads JSON and YAML to the same config', () => {
+    const dir = tempDir('config');
+    const json = path.join(dir, 'c.json');
+    const yaml = path.join(dir, 'c.yaml');
+    fs.writeFileSync(json, JSON.stringify({ preset: 'seed', data: { root: '/d' }, distill: { temperature: 4 } }));
+    fs.writeFileSync(yaml, 'preset: seed\ndata:\n  root: /d\ndistill:\n  temperature: 4\n');
+    expect(resolveConfig(readConfigFile(yaml))).toEqual(resolveConfig(readConfigFile(json)));
+    expect(resolveConfig(readConfigFile(yaml)).distill.temperature).toBe(4);
+  });
+
+  it('names the file that is missing or malformed', () => {
+    const dir = tempDir('config');
+    const broken = path.join(dir, 'broken.yaml');
+    fs.writeFileSync(broken, 'data: [unclosed\n');
+    for (const file of [broken, path.join(dir, 'missing.json')]) {
+      expect(() => readConfigFile(file)).toThrow(expect.objectContaining({ code: 'E_INVALID_CONFIG', file }));
+    }
+  });
+
+  it('--set reads values as JSON when they parse, as text otherwise', () => {
+    let input: ConfigInput = {};
+    input = applyOverride(input, 'distill.temperature=4');
+    input = applyOverride(input, 'data.root=/some/where');
+    input = applyOverride(input, 'student.classWeights=[1,3]');
+    expect(input).toEqual({
+      distill: { temperature: 4 },
+      data: { root: '/some/where' },
+      student: { classWeights: [1, 3] },
+    });
+    expect(() => applyOverride(input, 'novalue')).toThrow(/field\.path=value/);
+  });
+});

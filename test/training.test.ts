@@ -1,0 +1,243 @@
+// End to end through the public API on real chest X-rays (a few, at 32²): runs, their files, their
+// numbers checked against evaluation and against PyTorch, reproducibility, stop and resume.
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  decodeImage,
+  distill,
+  type EpochRecord,
+  evaluate,
+  KdtorchError,
+  loadModel,
+  type PhaseResult,
+  type ProgressEvent,
+  predict,
+  trainStudent,
+  trainTeacher,
+} from '../lib/index.js';
+import { maxAbsDiff, reference } from './helpers/reference.js';
+import { tempDir } from './helpers/run.js';
+import { tinyChestXray, tinyConfig } from './helpers/tiny-dataset.js';
+
+/** A history without its timings, which differ between runs. */
+const untimed = (history: EpochRecord[]) => history.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
+
+async function rejection(promise: Promise<unknown>): Promise<KdtorchError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(KdtorchError);
+  return error as KdtorchError;
+}
+
+let data: string;
+beforeAll(() => {
+  data = tinyChestXray();
+});
+
+describe('teacher → student → distill in one run folder', () => {
+  let output: string;
+  const results: PhaseResult[] = [];
+  const events: ProgressEvent[] = [];
+
+  beforeAll(async () => {
+    output = path.join(tempDir('run'), 'run');
+    const config = tinyConfig(data, output);
+    const onProgress = (e: ProgressEvent) => events.push(e);
+    results.push(await trainTeacher(config, { onProgress }));
+    results.push(await trainStudent(config, { onProgress }));
+    results.push(await distill(config, { onProgress }));
+  }, 120_000);
+
+  it('writes the config, per-epoch metrics, checkpoints, results and the reports', () => {
+    const saved = JSON.parse(fs.readFileSync(path.join(output, 'config.json'), 'utf8'));
+    expect(saved.output).toBe(output);
+    expect(saved.data.root).toBe(data);
+    const lines = fs
+      .readFileSync(path.join(output, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => `${l.phase}:${l.epoch}`)).toEqual([
+      'teacher:1',
+      'teacher:2',
+      'student:1',
+      'student:2',
+      'distill:1',
+      'distill:2',
+    ]);
+    for (const phase of ['teacher', 'student', 'distill']) {
+      for (const file of ['best.safetensors', 'last.safetensors', 'result.json']) {
+        expect(fs.existsSync(path.join(output, phase, file)), `${phase}/${file}`).toBe(true);
+      }
+    }
+    const markdown = fs.readFileSync(path.join(output, 'report.md'), 'utf8');
+    for (const row of ['Teacher (ResNet-18)', 'Student alone', 'Distilled student']) expect(markdown).toContain(row);
+    expect(fs.readFileSync(path.join(output, 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*polyline[\s\S]*<\/svg>/);
+    expect(fs.readFileSync(path.join(output, 'report.png')).subarray(1, 4).toString()).toBe('PNG');
+    expect(fs.readdirSync(output).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('returns a history, the best epoch and full test metrics for each phase', () => {
+    for (const r of results) {
+      expect(r.history.map((h) => h.epoch)).toEqual([1, 2]);
+      expect(r.bestEpoch).toBe(
+        r.history.reduce((best, h) =>
+          h.valAccuracy > best.valAccuracy || (h.valAccuracy === best.valAccuracy && h.valLoss < best.valLoss)
+            ? h
+            : best,
+        ).epoch,
+      );
+      expect(r.validation).toBe('carved from train');
+      const test = r.test as NonNullable<PhaseResult['test']>;
+      expect(test.count).toBe(12);
+      expect(test.confusion.flat().reduce((a, b) => a + b)).toBe(12);
+      expect(test.positiveClass).toBe('PNEUMONIA');
+      for (const key of ['accuracy', 'precision', 'recall', 'specificity', 'f1', 'rocAuc'] as const) {
+        expect(test[key]).toBeGreaterThanOrEqual(0);
+        expect(test[key]).toBeLessThanOrEqual(1);
+      }
+      expect(r.weightsBytes).toBe(fs.statSync(r.bestCheckpoint).size);
+      expect(r.latency.map((l) => l.batchSize)).toEqual([1, 4]);
+    }
+    const [teacher, student, distilled] = results as [PhaseResult, PhaseResult, PhaseResult];
+    expect(teacher.parameters).toBe(11_177_538);
+    expect(student.parameters).toBe(4 * 3 * 9 + 4 + 8 + 4 * 16 * 16 * 2 + 2);
+    expect(distilled.parameters).toBe(student.parameters);
+  });
+
+  it('reports progress per batch and per epoch', () => {
+    const batches = events.filter((e) => e.type === 'batch' && e.phase === 'teacher');
+    expect(batches.length).toBe(2 * (batches[0] as { batches: number }).batches);
+    const epochs = events.filter((e) => e.type === 'epoch');
+    expect(epochs).toHaveLength(6);
+    expect(events.filter((e) => e.type === 'phase' && e.state === 'done')).toHaveLength(3);
+  });
+
+  it('evaluate() of the best weights gives the test metrics the run reported', async () => {
+    for (const r of results) {
+      const { metrics } = await evaluate({ model: r.bestCheckpoint, config: tinyConfig(data, output) });
+      expect(metrics.confusion).toEqual(r.test?.confusion);
+      expect(metrics.accuracy).toBe(r.test?.accuracy);
+      expect(metrics.rocAuc).toBeCloseTo(r.test?.rocAuc as number, 12);
+    }
+  });
+
+  it('predict() of a saved model matches PyTorch on the same pixels to 1e-5', async () => {
+    const files = ['NORMAL', 'PNEUMONIA'].map((c) =>
+      path.join(data, 'test', c, fs.readdirSync(path.join(data, 'test', c))[0] as string),
+    );
+    const dir = tempDir('classify');
+    for (const r of results) {
+      const { description } = await loadModel(r.bestCheckpoint);
+      const size = { height: description.imageSize, width: description.imageSize, channels: description.channels };
+      const pixels = Buffer.concat(await Promise.all(files.map((f) => decodeImage(f, size))));
+      fs.writeFileSync(path.join(dir, 'pixels.bin'), pixels);
+      const expected = reference<{ probabilities: number[] }>('classify', {
+        arch: description.architecture,
+        inputSize: description.imageSize,
+        width: description.width,
+        weights: r.bestCheckpoint,
+        pixels: path.join(dir, 'pixels.bin'),
+        shape: [files.length, size.height, size.width, size.channels],
+        mean: description.mean,
+        std: description.std,
+      });
+      const fromPaths = await predict(r.bestCheckpoint, files);
+      const fromBytes = await predict(
+        r.bestCheckpoint,
+        files.map((f) => fs.readFileSync(f)),
+      );
+      const probabilities = fromPaths.flatMap((p) => description.classes.map((c) => p.probabilities[c] as number));
+      expect(maxAbsDiff(probabilities, expected.probabilities)).toBeLessThan(1e-5);
+      expect(fromBytes).toEqual(fromPaths);
+      for (const p of fromPaths) expect(p.class).toBe(description.classes[p.index]);
+    }
+  });
+});
+
+describe('reproducibility', () => {
+  it('two CPU runs with the same seed give identical histories and weights; another seed does not', async () => {
+    const dirs = [tempDir('repro'), tempDir('repro'), tempDir('repro')];
+    const [a, b, c] = (await Promise.all(
+      dirs.map((dir, i) => trainStudent(tinyConfig(data, dir, { seed: i === 2 ? 1 : 0 }))),
+    )) as [PhaseResult, PhaseResult, PhaseResult];
+    expect(untimed(b.history)).toEqual(untimed(a.history));
+    expect(fs.readFileSync(b.bestCheckpoint).equals(fs.readFileSync(a.bestCheckpoint))).toBe(true);
+    expect(untimed(c.history)).not.toEqual(untimed(a.history));
+  }, 60_000);
+});
+
+describe('stop and resume', () => {
+  it('an AbortSignal stops after the current batch with a checkpoint; --resume ends where an unstopped run ends', async () => {
+    const config = (dir: string) => tinyConfig(data, dir, { distill: { epochs: 3 }, student: { epochs: 3 } });
+    const whole = await trainStudent(config(tempDir('whole')));
+
+    const dir = tempDir('stopped');
+    const controller = new AbortController();
+    const onProgress = (e: ProgressEvent) => {
+      // Stop in the middle of the second epoch.
+      if (e.type === 'batch' && e.epoch === 2 && e.batch === 1) controller.abort();
+    };
+    const error = await rejection(trainStudent(config(dir), { signal: controller.signal, onProgress }));
+    expect(error.code).toBe('E_ABORTED');
+    expect(error.message).toContain(`--resume ${dir}`);
+    expect(fs.existsSync(path.join(dir, 'student', 'last.safetensors'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'student', 'result.json'))).toBe(false);
+
+    const resumedEvents: ProgressEvent[] = [];
+    const resumed = await trainStudent({}, { resume: dir, onProgress: (e) => resumedEvents.push(e) });
+    expect(resumedEvents.find((e) => e.type === 'batch')).toMatchObject({ epoch: 2, batch: 2 });
+    expect(untimed(resumed.history)).toEqual(untimed(whole.history));
+    expect(fs.readFileSync(resumed.bestCheckpoint).equals(fs.readFileSync(whole.bestCheckpoint))).toBe(true);
+    // A finished phase resumes to its saved result.
+    expect(await trainStudent({}, { resume: dir })).toEqual(resumed);
+  }, 60_000);
+});
+
+describe('bad input', () => {
+  it('a missing dataset folder names it', async () => {
+    const missing = path.join(tempDir('none'), 'nowhere');
+    const error = await rejection(trainStudent(tinyConfig(missing, tempDir('out'))));
+    expect(error.code).toBe('E_DATASET_NOT_FOUND');
+    expect(error.message).toContain(missing);
+  });
+
+  it('class weights and the positive class must fit the dataset', async () => {
+    const weights = await rejection(
+      trainStudent(tinyConfig(data, tempDir('out'), { student: { classWeights: [1, 2, 3] } })),
+    );
+    expect(weights).toMatchObject({ code: 'E_INVALID_CONFIG', field: 'student.classWeights' });
+    const positive = await rejection(trainStudent(tinyConfig(data, tempDir('out'), { positiveClass: 'COVID' })));
+    expect(positive).toMatchObject({ code: 'E_INVALID_CONFIG', field: 'positiveClass' });
+    expect(positive.message).toContain('NORMAL, PNEUMONIA');
+  });
+
+  it('distill without a teacher says how to get one', async () => {
+    const error = await rejection(distill(tinyConfig(data, tempDir('out'))));
+    expect(error).toMatchObject({ code: 'E_INVALID_CONFIG', field: 'distill.teacher' });
+    expect(error.message).toMatch(/kdtorch teacher/);
+  });
+
+  it('a run folder keeps its config: another config there is refused', async () => {
+    const dir = tempDir('out');
+    await trainStudent(tinyConfig(data, dir, { student: { epochs: 1 } }));
+    const error = await rejection(trainStudent(tinyConfig(data, dir, { student: { epochs: 2 } })));
+    expect(error).toMatchObject({ code: 'E_INVALID_CONFIG', field: 'output' });
+    expect((await rejection(trainStudent({}, { resume: tempDir('empty') }))).code).toBe('E_RUN_NOT_FOUND');
+  });
+
+  it.skipIf(fs.existsSync('/dev/nvidia0'))('CUDA asked for on a machine without it', async () => {
+    const error = await rejection(trainStudent(tinyConfig(data, tempDir('out'), { device: 'cuda' })));
+    expect(error.code).toBe('E_INVALID_ARGUMENT');
+    expect(error.message).toMatch(/cuda/);
+  });
+
+  it('a model file without a kdtorch description is refused by loadModel', async () => {
+    const file = path.join(tempDir('weights'), 'x.safetensors');
+    fs.writeFileSync(file, 'not a safetensors file');
+    expect((await rejection(loadModel(file))).code).toBe('E_BAD_WEIGHTS_FILE');
+  });
+});
