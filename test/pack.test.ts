@@ -29,6 +29,7 @@ describe('the npm package', () => {
     expect(paths).toContain('prebuilds/linux-x64/kdtorch.glibc.node');
     expect(paths).toContain('dist/lib/index.d.ts');
     expect(paths).toContain('binding.gyp');
+    expect(paths).toContain('demo/chest_xray/README.md');
 
     const app = tempDir('app');
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
@@ -54,5 +55,15 @@ describe('the npm package', () => {
       runtime: REQUIRED_TORCH_VERSION,
       source: 'KDTORCH_PYTHON',
     });
+
+    // The bin link runs the demo on the bundled data (shortened to one epoch at 32²).
+    const demo = run(
+      path.join(app, 'node_modules', '.bin', 'kdtorch'),
+      ['demo', '--epochs', '1', '--image-size', '32', '--output', 'demo-run', '--set', 'latency.repeats=1'],
+      { cwd: app, env },
+    );
+    expect(demo.status, demo.stderr).toBe(0);
+    expect(demo.stdout).toContain('| Distilled student |');
+    expect(fs.existsSync(path.join(app, 'demo-run', 'report.html'))).toBe(true);
   });
 });

@@ -158,6 +158,15 @@ describe('teacher → student → distill in one run folder', () => {
   });
 });
 
+describe('the seed preset', () => {
+  it('validates on the test split, as the article did', async () => {
+    const r = await trainStudent(tinyConfig(data, tempDir('seed'), { preset: 'seed', student: { epochs: 1 } }));
+    expect(r.validation).toMatch(/test split/);
+    expect(r.history[0]?.valAccuracy).toBe(r.test?.accuracy);
+    expect(r.history[0]?.valLoss).toBeCloseTo(r.test?.loss as number, 12);
+  });
+});
+
 describe('reproducibility', () => {
   it('two CPU runs with the same seed give identical histories and weights; another seed does not', async () => {
     const dirs = [tempDir('repro'), tempDir('repro'), tempDir('repro')];

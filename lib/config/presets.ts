@@ -94,9 +94,9 @@ const quick: Config = {
   ...recommended,
   preset: 'quick',
   data: { ...recommended.data, imageSize: 112 },
-  teacher: { ...recommended.teacher, epochs: 4 },
-  student: { ...recommended.student, epochs: 4 },
-  distill: { ...recommended.distill, epochs: 4 },
+  teacher: { ...recommended.teacher, epochs: 5 },
+  student: { ...recommended.student, epochs: 5 },
+  distill: { ...recommended.distill, epochs: 5 },
   latency: { batchSizes: [1, 32], repeats: 10 },
 };
 

@@ -1,0 +1,153 @@
+// The kdtorch command as users run it: every command's help, exit codes that mean something,
+// progress as JSON lines, and Ctrl-C → exit 130 → --resume.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI, kdtorch, tempDir } from './helpers/run.js';
+import { tinyChestXray } from './helpers/tiny-dataset.js';
+
+const TINY = [
+  '--image-size',
+  '32',
+  '--epochs',
+  '2',
+  '--batch-size',
+  '8',
+  '--device',
+  'cpu',
+  '--set',
+  'data.valFraction=0.25',
+];
+const FAST_LATENCY = ['--set', 'latency.batchSizes=[1]', '--set', 'latency.repeats=1'];
+
+let data: string;
+beforeAll(() => {
+  data = tinyChestXray();
+});
+
+describe('kdtorch usage', () => {
+  it('prints help for every command and exits 0', () => {
+    for (const command of ['info', 'teacher', 'student', 'distill', 'eval', 'predict', 'bench', 'demo']) {
+      const result = kdtorch([command, '--help']);
+      expect(result.status, command).toBe(0);
+      expect(result.stdout, command).toContain(`kdtorch ${command}`);
+    }
+  });
+
+  it('exits 2 on usage mistakes, with the relevant help', () => {
+    expect(kdtorch([]).status).toBe(2);
+    const unknown = kdtorch(['train']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'train'");
+    const flag = kdtorch(['student', '--epoch', '3']);
+    expect(flag.status).toBe(2);
+    expect(flag.stderr).toContain('--epoch');
+    expect(flag.stderr).toContain('kdtorch student');
+    expect(kdtorch(['eval', '--data', data]).stderr).toContain('--model');
+  });
+
+  it('exits 2 on a bad config value, naming the field and the value', () => {
+    const result = kdtorch(['student', '--data', data, '--lr=-1']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/E_INVALID_CONFIG.*\n.*student\.optimizer\.lr = -1: .*>0/);
+    const text = kdtorch(['teacher', '--data', data, '--epochs', 'many']);
+    expect(text.status).toBe(2);
+    expect(text.stderr).toMatch(/teacher\.epochs = "many": .*expected number/);
+  });
+
+  it('exits 1 when the work fails, with the error code and the file', () => {
+    const missing = path.join(tempDir('cli'), 'nowhere');
+    const result = kdtorch(['student', '--data', missing, ...TINY]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('[E_DATASET_NOT_FOUND]');
+    expect(result.stderr).toContain(missing);
+  });
+
+  it('--print-config shows the resolved config with the flags applied', () => {
+    const result = kdtorch([
+      'distill',
+      '--preset',
+      'seed',
+      '--data',
+      data,
+      '--set',
+      'distill.temperature=4',
+      '--print-config',
+    ]);
+    expect(result.status).toBe(0);
+    const config = JSON.parse(result.stdout);
+    expect(config.preset).toBe('seed');
+    expect(config.distill).toMatchObject({ temperature: 4, alpha: 0.25, loss: 'seed' });
+  });
+});
+
+describe('kdtorch training commands', () => {
+  it('student → JSON lines of progress and a result; eval, predict and bench use the model', () => {
+    const output = path.join(tempDir('cli'), 'run');
+    const result = kdtorch(['student', '--data', data, '--output', output, '--json', ...TINY, ...FAST_LATENCY]);
+    expect(result.status, result.stderr).toBe(0);
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.type === 'epoch')).toHaveLength(2);
+    const final = lines.at(-1);
+    expect(final.type).toBe('result');
+    expect(final.results[0].phase).toBe('student');
+    const model = path.join(output, 'student', 'best.safetensors');
+
+    const evaluated = kdtorch(['eval', '--model', model, '--data', data, '--json', ...FAST_LATENCY]);
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    expect(JSON.parse(evaluated.stdout).metrics.confusion).toEqual(final.results[0].test.confusion);
+
+    const image = path.join(data, 'test', 'NORMAL', fs.readdirSync(path.join(data, 'test', 'NORMAL'))[0] as string);
+    const predicted = kdtorch(['predict', '--model', model, image]);
+    expect(predicted.status, predicted.stderr).toBe(0);
+    expect(predicted.stdout).toMatch(
+      new RegExp(`${image}: (NORMAL|PNEUMONIA) \\(NORMAL 0\\.\\d{4}, PNEUMONIA 0\\.\\d{4}\\)`),
+    );
+    const bad = kdtorch(['predict', '--model', model, path.join(data, 'nothing.jpg')]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('[E_BAD_IMAGE]');
+
+    const bench = kdtorch(['bench', '--model', model, '--batch-size', '2', '--repeats', '2', '--json']);
+    expect(bench.status, bench.stderr).toBe(0);
+    expect(JSON.parse(bench.stdout).latency[0].batchSize).toBe(2);
+  }, 120_000);
+
+  it('Ctrl-C saves a checkpoint and exits 130; --resume finishes the run', async () => {
+    const output = path.join(tempDir('cli'), 'run');
+    const child = spawn(
+      process.execPath,
+      [CLI, 'teacher', '--data', data, '--output', output, '--json', ...TINY, ...FAST_LATENCY],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      // Interrupt at the first batch of the second epoch.
+      if (/"type":"batch"[^\n]*"epoch":2/.test(stdout) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toContain(`--resume ${output}`);
+    expect(fs.existsSync(path.join(output, 'teacher', 'last.safetensors'))).toBe(true);
+    expect(fs.existsSync(path.join(output, 'teacher', 'result.json'))).toBe(false);
+
+    const resumed = kdtorch(['teacher', '--resume', output, '--json']);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const lines = resumed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.find((l) => l.type === 'batch').epoch).toBe(2);
+    expect(lines.at(-1).results[0].history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2]);
+  }, 120_000);
+});
