@@ -3,18 +3,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { scanImageFolder } from '../lib/data/image-folder.js';
 import { loadSplits } from '../lib/data/splits.js';
-import { KdtorchError } from '../lib/index.js';
+import { rejection } from './helpers/errors.js';
 import { dataReference, writeImage } from './helpers/images.js';
 import { tempDir } from './helpers/run.js';
-
-async function rejection(work: Promise<unknown>): Promise<KdtorchError> {
-  const error = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KdtorchError);
-  return error as KdtorchError;
-}
 
 describe('scanImageFolder', () => {
   const root = tempDir('folder');

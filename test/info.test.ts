@@ -52,6 +52,6 @@ describe('kdtorch info', () => {
     expect(badOption.stderr).toContain("Unknown option '--colour'");
     const help = kdtorch(['info', '--help']);
     expect(help.status).toBe(0);
-    expect(help.stdout).toContain('Usage: kdtorch');
+    expect(help.stdout).toContain('kdtorch info [--json] [--check DEVICE]');
   });
 });

@@ -8,7 +8,6 @@ import {
   distill,
   type EpochRecord,
   evaluate,
-  KdtorchError,
   loadModel,
   type PhaseResult,
   type ProgressEvent,
@@ -16,21 +15,13 @@ import {
   trainStudent,
   trainTeacher,
 } from '../lib/index.js';
+import { rejection } from './helpers/errors.js';
 import { maxAbsDiff, reference } from './helpers/reference.js';
 import { tempDir } from './helpers/run.js';
 import { tinyChestXray, tinyConfig } from './helpers/tiny-dataset.js';
 
 /** A history without its timings, which differ between runs. */
 const untimed = (history: EpochRecord[]) => history.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
-
-async function rejection(promise: Promise<unknown>): Promise<KdtorchError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KdtorchError);
-  return error as KdtorchError;
-}
 
 let data: string;
 beforeAll(() => {
@@ -164,6 +155,17 @@ describe('the seed preset', () => {
     expect(r.validation).toMatch(/test split/);
     expect(r.history[0]?.valAccuracy).toBe(r.test?.accuracy);
     expect(r.history[0]?.valLoss).toBeCloseTo(r.test?.loss as number, 12);
+  });
+});
+
+describe('early stopping', () => {
+  it('stops once validation accuracy has not gained minDelta for `patience` epochs', async () => {
+    // A gain of more than 1 (100 points) is impossible: every epoch after the first counts as none.
+    const r = await trainStudent(
+      tinyConfig(data, tempDir('early'), { student: { epochs: 4, earlyStopping: { patience: 2, minDelta: 1 } } }),
+    );
+    expect(r.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(r.stoppedEarly).toBe(true);
   });
 });
 
