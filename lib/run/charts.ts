@@ -16,8 +16,8 @@ export interface Series {
 export const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 const CHART_WIDTH = 420;
-const CHART_HEIGHT = 260;
-const MARGIN = { left: 52, right: 12, top: 28, bottom: 36 };
+const CHART_HEIGHT = 276;
+const MARGIN = { left: 52, right: 12, top: 44, bottom: 36 };
 
 /** A line chart of `series` against the epoch, with a legend. */
 export function lineChart(title: string, yLabel: string, series: Series[]): Chart {
@@ -53,8 +53,8 @@ export function lineChart(title: string, yLabel: string, series: Series[]): Char
     for (const [x, y] of points) parts.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="2.5" fill="${s.color}"/>`);
     const lx = MARGIN.left + 8 + i * 110;
     parts.push(
-      `<rect x="${lx}" y="${MARGIN.top + 4}" width="10" height="10" fill="${s.color}"/>`,
-      `<text x="${lx + 14}" y="${MARGIN.top + 13}">${escapeXml(s.name)}</text>`,
+      `<rect x="${lx}" y="${MARGIN.top - 20}" width="10" height="10" fill="${s.color}"/>`,
+      `<text x="${lx + 14}" y="${MARGIN.top - 11}">${escapeXml(s.name)}</text>`,
     );
   });
   parts.push('</svg>');

@@ -136,7 +136,7 @@ export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
         epochs: phaseConfig.epochs,
         batch: state.batch,
         batches,
-        loss: state.partial.lossSum / Math.max(1, state.partial.count),
+        loss: state.partial.count > 0 ? state.partial.lossSum / state.partial.count : null,
         imagesPerSecond: images / Math.max(seconds, 1e-9),
         etaSeconds: (seconds / state.batch) * ((phaseConfig.epochs - state.epoch) * batches - state.batch),
       });

@@ -9,8 +9,8 @@ export interface BatchProgress {
   epochs: number;
   batch: number;
   batches: number;
-  /** Mean training loss of the epoch so far. */
-  loss: number;
+  /** Mean training loss of the epoch so far; null until the first read (about a second in). */
+  loss: number | null;
   imagesPerSecond: number;
   /** Seconds left in this phase at the current pace. */
   etaSeconds: number;
@@ -39,7 +39,10 @@ function formatSeconds(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/** A progress callback writing to `stream`: JSON lines, a live line on a TTY, or a line per tenth of an epoch. */
+/** Plain (non-TTY) batch lines at most this often: logs stay short, long epochs still show life. */
+const PLAIN_INTERVAL_MS = 10_000;
+
+/** A progress callback writing to `stream`: JSON lines, a live line on a TTY, or a plain line every 10 s. */
 export function consoleProgress(options: {
   json?: boolean;
   stream?: NodeJS.WriteStream;
@@ -47,6 +50,7 @@ export function consoleProgress(options: {
   const stream = options.stream ?? process.stderr;
   const live = !options.json && stream.isTTY === true;
   let lineOpen = false;
+  let lastPlain = performance.now();
   const endLine = () => {
     if (lineOpen) stream.write('\n');
     lineOpen = false;
@@ -57,11 +61,13 @@ export function consoleProgress(options: {
       return;
     }
     if (event.type === 'batch') {
-      const tenth = Math.max(1, Math.round(event.batches / 10));
-      if (!live && event.batch % tenth !== 0 && event.batch !== event.batches) return;
+      if (!live) {
+        if (performance.now() - lastPlain < PLAIN_INTERVAL_MS) return;
+        lastPlain = performance.now();
+      }
       const line =
         `${event.phase} epoch ${event.epoch}/${event.epochs} batch ${event.batch}/${event.batches}` +
-        `  loss ${event.loss.toFixed(4)}  ${event.imagesPerSecond.toFixed(0)} img/s  ETA ${formatSeconds(event.etaSeconds)}`;
+        `  loss ${event.loss === null ? '…' : event.loss.toFixed(4)}  ${event.imagesPerSecond.toFixed(0)} img/s  ETA ${formatSeconds(event.etaSeconds)}`;
       if (live) {
         stream.write(`\r\x1b[K${line}`);
         lineOpen = true;
@@ -71,6 +77,7 @@ export function consoleProgress(options: {
       return;
     }
     endLine();
+    lastPlain = performance.now();
     if (event.type === 'epoch') {
       stream.write(
         `${event.phase} epoch ${event.epoch}/${event.epochs}: train loss ${event.trainLoss.toFixed(4)} acc ${(100 * event.trainAccuracy).toFixed(1)}%` +
