@@ -1,6 +1,7 @@
 // The experiment as four calls: trainTeacher, trainStudent, distill, evaluate, plus predict for
 // using a trained model. Each takes a config (preset + overrides, validated), writes a run folder
 // and returns what it measured.
+import path from 'node:path';
 import { resolveConfig } from './config/resolve.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { decodeBytes, decodeImage } from './data/decode.js';
@@ -14,6 +15,7 @@ import { type PhaseResult, runPhase } from './run/phase.js';
 import type { ProgressEvent } from './run/progress.js';
 import { writeReports } from './run/report.js';
 import { type Phase, RunFolder } from './run/run-folder.js';
+import { TeacherOutputs } from './run/teacher-outputs.js';
 
 export interface RunOptions {
   /** Stops after the current batch, saves a checkpoint and rejects with E_ABORTED. */
@@ -112,9 +114,10 @@ export async function trainStudent(config: ConfigInput = {}, options: RunOptions
 /** Distils the teacher into the student: teacher forward without grad + student step, fused, per batch. */
 export async function distill(config: ConfigInput = {}, options: DistillOptions = {}): Promise<PhaseResult> {
   const { run, config: c, dataset } = await prepare(config, 'distill', options);
+  const teacherFile = options.teacher ? null : (c.distill.teacher ?? run.best('teacher'));
   const teacher =
     options.teacher ??
-    (await loadModel(c.distill.teacher ?? run.best('teacher'), { device: c.device }).catch((error: unknown) => {
+    (await loadModel(teacherFile as string, { device: c.device }).catch((error: unknown) => {
       if (c.distill.teacher !== null) throw error;
       throw new KdtorchError(
         'E_INVALID_CONFIG',
@@ -130,7 +133,29 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
       { field: 'distill.teacher' },
     );
   }
-  return finish(run, await studentPhase('distill', run, c, dataset, options, teacher.model));
+  if (!c.distill.teacherCache) {
+    return finish(
+      run,
+      await studentPhase('distill', run, c, dataset, options, { teacher: teacher.model, outputs: null }),
+    );
+  }
+  const outputs = await TeacherOutputs.load(
+    teacher.model,
+    teacherFile,
+    dataset,
+    dataset.splits.train,
+    c.distill.batchSize,
+    teacherFile ? path.join(path.dirname(teacherFile), 'teacher-outputs') : null,
+  );
+  const { info } = outputs;
+  options.onProgress?.({
+    type: 'phase',
+    phase: 'distill',
+    state: 'start',
+    runDir: run.dir,
+    message: `distill: teacher outputs for ${info.images} images × ${info.views} view(s) ${info.source === 'file' ? `read from ${info.file}` : `computed in ${info.seconds.toFixed(1)} s${info.file ? `, saved to ${info.file}` : ''}`}`,
+  });
+  return finish(run, await studentPhase('distill', run, c, dataset, options, { teacher: null, outputs }));
 }
 
 async function studentPhase(
@@ -139,8 +164,11 @@ async function studentPhase(
   c: Config,
   dataset: Dataset,
   options: RunOptions,
-  teacher: Model | undefined,
+  /** For distillation: the live teacher, or its cached outputs. */
+  kdSource: { teacher: Model | null; outputs: TeacherOutputs | null } | undefined,
 ): Promise<PhaseResult> {
+  const teacher = kdSource?.teacher ?? undefined;
+  const outputs = kdSource?.outputs ?? null;
   const description = describe(c, dataset, 'studentNet');
   // The same seed as the student trained alone: both start from the same weights.
   const model = await createModel(description, { device: c.device, seed: c.seed });
@@ -164,7 +192,13 @@ async function studentPhase(
       },
       ...(teacher ? { teacher } : {}),
     },
-    step: (trainer, batch) => (teacher ? trainer.distillStep(batch) : trainer.studentStep(batch)),
+    step: (trainer, batch) =>
+      outputs
+        ? trainer.distillStep(batch, outputs.forBatch(batch))
+        : teacher
+          ? trainer.distillStep(batch)
+          : trainer.studentStep(batch),
+    ...(kdSource ? { teacherOutputs: outputs?.info ?? null } : {}),
     resume: options.resume !== undefined,
     signal: options.signal,
     onProgress: options.onProgress,

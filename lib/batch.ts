@@ -27,6 +27,8 @@ export interface Batch {
 /** A batch of uint8 pixels, as the DataLoader serves them. */
 export interface PixelBatch extends PixelData {
   labels: Int32Array;
+  /** Where each image sits in the loader's sample list: what per-image caches are keyed by. */
+  indices?: Uint32Array;
 }
 
 export interface NativePixelOptions {

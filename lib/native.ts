@@ -99,6 +99,7 @@ type NativeStep = (
   labels: Int32Array,
   lr: number,
   pixels?: NativePixelOptions,
+  teacherLogits?: Float32Array,
 ) => Promise<void>;
 
 export interface NativeTrainer {

@@ -101,16 +101,22 @@ export class Trainer {
     return this.runStep('studentStep', batch);
   }
 
-  /** Teacher forward without gradients + student forward + fused distillation loss + backward + step. */
-  distillStep(batch: Batch | PixelBatch): Promise<void> {
-    if (!this.teacher) {
+  /**
+   * Teacher forward without gradients + student forward + fused distillation loss + backward + step.
+   * With `teacherLogits` ([N, classes], the teacher's eval-mode outputs for exactly these images as
+   * given, flips included) the teacher is not run: the teacher-output cache's fast path.
+   */
+  distillStep(batch: Batch | PixelBatch, teacherLogits?: Float32Array): Promise<void> {
+    if (!this.teacher && !teacherLogits) {
       return Promise.reject(
-        new KdtorchError('E_INVALID_ARGUMENT', 'distillStep needs a teacher: Trainer.create(model, { teacher })', {
-          field: 'teacher',
-        }),
+        new KdtorchError(
+          'E_INVALID_ARGUMENT',
+          'distillStep needs a teacher (Trainer.create(model, { teacher })) or its outputs for the batch',
+          { field: 'teacher' },
+        ),
       );
     }
-    return this.runStep('distillStep', batch);
+    return this.runStep('distillStep', batch, teacherLogits);
   }
 
   /** Per-sample loss and accuracy sums since the last call: one device read. */
@@ -137,10 +143,10 @@ export class Trainer {
     return info;
   }
 
-  private async runStep(kind: StepKind, batch: Batch | PixelBatch): Promise<void> {
+  private async runStep(kind: StepKind, batch: Batch | PixelBatch, teacherLogits?: Float32Array): Promise<void> {
     const lr = this.learningRate;
     const [images, shape, pixels] = nativeImages(batch);
-    await this.withModels(() => this.native[kind](images, shape, batch.labels, lr, pixels));
+    await this.withModels(() => this.native[kind](images, shape, batch.labels, lr, pixels, teacherLogits));
     this.stepsTaken += 1;
   }
 

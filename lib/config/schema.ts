@@ -114,6 +114,8 @@ export const configSchema = z
         loss: z.enum(['hinton', 'seed']),
         /** The teacher's weights file (a kdtorch teacher run's best.safetensors); null: the run's own teacher. */
         teacher: z.string().min(1).nullable(),
+        /** Compute the teacher's outputs once per image and view instead of every step (exact; lib/run/teacher-outputs.ts). */
+        teacherCache: z.boolean(),
       })
       .strict(),
     latency: z

@@ -39,6 +39,7 @@ export interface SkippedImage {
 export class DataLoader {
   readonly skipped: SkippedImage[] = [];
   private readonly skippedFiles = new Set<string>();
+  private readonly positions: Map<Sample, number>;
 
   constructor(
     private readonly samples: readonly Sample[],
@@ -50,6 +51,7 @@ export class DataLoader {
         field: 'batchSize',
       });
     }
+    this.positions = new Map(samples.map((sample, i) => [sample, i]));
     const channels = cache.options.channels;
     for (const field of ['mean', 'std'] as const) {
       const values = options[field];
@@ -120,6 +122,7 @@ export class DataLoader {
       pixels,
       shape: [kept.length, height, width, channels],
       labels: Int32Array.from(kept, (i) => (samples[i] as Sample).label),
+      indices: Uint32Array.from(kept, (i) => this.positions.get(samples[i] as Sample) as number),
       flip: Uint8Array.from(kept, (i) => (flip[i] ? 1 : 0)),
       mean: this.options.mean ?? IMAGENET_MEAN,
       std: this.options.std ?? IMAGENET_STD,

@@ -16,6 +16,7 @@ import { type Dataset, trainLoader } from './dataset.js';
 import { type LatencyRow, measureLatency } from './latency.js';
 import type { EpochRecord, ProgressEvent } from './progress.js';
 import type { Phase, RunFolder } from './run-folder.js';
+import type { TeacherOutputsInfo } from './teacher-outputs.js';
 
 export interface PhaseResult {
   phase: Phase;
@@ -36,6 +37,8 @@ export interface PhaseResult {
   weightsBytes: number;
   latency: LatencyRow[];
   skippedImages: SkippedImage[];
+  /** Distillation only: where the teacher's outputs came from (null: the teacher ran every step). */
+  teacherOutputs?: TeacherOutputsInfo | null;
 }
 
 export interface PhaseSetup {
@@ -51,6 +54,7 @@ export interface PhaseSetup {
   resume: boolean;
   signal?: AbortSignal | undefined;
   onProgress?: ((event: ProgressEvent) => void) | undefined;
+  teacherOutputs?: TeacherOutputsInfo | null;
 }
 
 /** Where the loop stands; saved in every checkpoint. */
@@ -208,6 +212,7 @@ export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
     weightsBytes: fs.statSync(run.best(phase)).size,
     latency: await measureLatency(model, description, config.latency.batchSizes, config.latency.repeats),
     skippedImages: loader.skipped,
+    ...(setup.teacherOutputs === undefined ? {} : { teacherOutputs: setup.teacherOutputs }),
   };
   run.writeJson(`${phase}/result.json`, result);
   emit({ type: 'phase', phase, state: 'done', runDir: run.dir, message: summary(result) });

@@ -86,27 +86,62 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
  private:
-  using StepFn = void (Trainer::*)(const torch::Tensor&, const torch::Tensor&);
+  using StepFn = std::function<void(Trainer&, const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)>;
 
-  // Each step: (images, shape, labels: Int32Array, lr: number, pixels?) → Promise<void>; see readImages.
+  // Each step: (images, shape, labels: Int32Array, lr: number, pixels?, teacherLogits?: Float32Array)
+  // → Promise<void>; see readImages. Only distillStep takes teacherLogits, laid out (N, classes).
   Napi::Value step(const Napi::CallbackInfo& args, StepFn fn, const char* name) {
     Napi::Env env = args.Env();
     auto images = readImages(env, args[0], args[1], args[4], name);
     auto labels = viewLabels(env, args[2], name);
     const double lr = args[3].ToNumber().DoubleValue();
+    torch::Tensor teacherLogits;
+    if (args.Length() > 5 && args[5].IsTypedArray()) {
+      auto logits = args[5].As<Napi::TypedArray>();
+      if (logits.TypedArrayType() != napi_float32_array) {
+        throw makeError(env, "E_INVALID_ARGUMENT", std::string(name) + ": teacherLogits must be a Float32Array");
+      }
+      const auto n = static_cast<int64_t>(labels.size(0));
+      const auto count = static_cast<int64_t>(logits.ElementLength());
+      if (n == 0 || count % n != 0) {
+        throw makeError(env, "E_SHAPE_MISMATCH",
+                        std::string(name) + ": teacherLogits must hold one row per image (" + std::to_string(n) +
+                            "), got " + std::to_string(count) + " values");
+      }
+      // A copy: the step runs later, on the libtorch thread, and the buffer belongs to JS.
+      auto typed = args[5].As<Napi::Float32Array>();
+      teacherLogits = torch::from_blob(typed.Data(), {n, count / n}, torch::kFloat32).clone();
+    }
     auto busy = acquireAll(env, flags(), "this trainer's model");
     auto trainer = trainer_;
     return PromiseJob<Done>::start(env,
-                                   [trainer, images, labels, lr, fn] {
+                                   [trainer, images, labels, teacherLogits, lr, fn] {
                                      trainer->setLearningRate(lr);
-                                     ((*trainer).*fn)(images.on(trainer->model().device()), labels);
+                                     fn(*trainer, images.on(trainer->model().device()), labels, teacherLogits);
                                      return Done{};
                                    },
                                    undefinedResult, busy, {args[0], args[2], args[4], Value()});
   }
-  Napi::Value teacherStep(const Napi::CallbackInfo& args) { return step(args, &Trainer::teacherStep, "teacherStep"); }
-  Napi::Value studentStep(const Napi::CallbackInfo& args) { return step(args, &Trainer::studentStep, "studentStep"); }
-  Napi::Value distillStep(const Napi::CallbackInfo& args) { return step(args, &Trainer::distillStep, "distillStep"); }
+  Napi::Value teacherStep(const Napi::CallbackInfo& args) {
+    return step(
+        args,
+        [](Trainer& t, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor&) { t.teacherStep(x, y); },
+        "teacherStep");
+  }
+  Napi::Value studentStep(const Napi::CallbackInfo& args) {
+    return step(
+        args,
+        [](Trainer& t, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor&) { t.studentStep(x, y); },
+        "studentStep");
+  }
+  Napi::Value distillStep(const Napi::CallbackInfo& args) {
+    return step(
+        args,
+        [](Trainer& t, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& logits) {
+          t.distillStep(x, y, logits);
+        },
+        "distillStep");
+  }
 
   Napi::Value takeMetrics(const Napi::CallbackInfo& args) {
     auto busy = acquireAll(args.Env(), flags(), "this trainer's model");

@@ -74,11 +74,19 @@ void Trainer::crossEntropyStep(const torch::Tensor& images, const torch::Tensor&
   finishStep(logits, y, loss, loss.detach(), torch::zeros({}, loss.options()));
 }
 
-void Trainer::distillStep(const torch::Tensor& images, const torch::Tensor& labels) {
-  if (!teacher_) throw std::invalid_argument("distillStep needs a teacher: create the trainer with one");
+void Trainer::distillStep(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& cached) {
+  if (!teacher_ && !cached.defined()) {
+    throw std::invalid_argument("distillStep needs a teacher or its outputs: create the trainer with one");
+  }
   auto [x, y] = toDevice(images, labels);
-  torch::Tensor teacherLogits;
-  {
+  torch::Tensor teacherLogits = cached;
+  if (cached.defined()) {
+    const int64_t classes = model_->spec().numClasses;
+    if (cached.dim() != 2 || cached.size(0) != x.size(0) || cached.size(1) != classes) {
+      throw std::invalid_argument("teacher outputs must be (" + std::to_string(x.size(0)) + ", " +
+                                  std::to_string(classes) + "), got " + c10::str(cached.sizes()));
+    }
+  } else {
     torch::NoGradGuard noGrad;
     teacher_->train(false);
     teacherLogits = teacher_->forward(x.to(teacher_->device()));

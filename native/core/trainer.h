@@ -43,7 +43,9 @@ class Trainer {
   void teacherStep(const torch::Tensor& images, const torch::Tensor& labels);
   void studentStep(const torch::Tensor& images, const torch::Tensor& labels);
   // Teacher forward (eval mode, no grad) + student forward + fused loss + backward + step.
-  void distillStep(const torch::Tensor& images, const torch::Tensor& labels);
+  // Given `teacherLogits` (N, classes), the teacher is not run: they are its outputs for these
+  // images, computed once per view by the teacher-output cache, so the step costs a student step.
+  void distillStep(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& teacherLogits = {});
 
   Metrics takeMetrics();  // reads the device once and resets the sums
   void setLearningRate(double lr);

@@ -1,0 +1,115 @@
+// The exact teacher-output cache. The training transform is a fixed resize plus an optional
+// horizontal flip, so each image has at most two views; the teacher runs in eval mode without
+// randomness, so its logits for a view never change. They are computed once per view, before
+// the first epoch, and every distillation step then costs a student step. The file is keyed by the
+// teacher's weights, the images and the transform, and sits beside the teacher's weights, so other
+// distillations of that teacher (another α or T) reuse it.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PixelBatch } from '../batch.js';
+import { DECODE_SETTINGS } from '../data/decode.js';
+import type { Sample } from '../data/image-folder.js';
+import type { Model } from '../model.js';
+import { type Dataset, evalLoader } from './dataset.js';
+import { writeFileAtomic } from './run-folder.js';
+
+export interface TeacherOutputsInfo {
+  /** 'computed' this run, or read from `file`. */
+  source: 'computed' | 'file';
+  file: string | null;
+  views: number;
+  images: number;
+  seconds: number;
+}
+
+export class TeacherOutputs {
+  private constructor(
+    /** [images, views, classes] */
+    private readonly logits: Float32Array,
+    private readonly views: number,
+    private readonly classes: number,
+    readonly info: TeacherOutputsInfo,
+  ) {}
+
+  /** The teacher's logits for a batch's images, each in the view (flipped or not) the batch holds. */
+  forBatch(batch: PixelBatch): Float32Array {
+    const { indices, flip } = batch;
+    if (!indices) throw new Error('teacher outputs need batches from a DataLoader (with indices)');
+    const c = this.classes;
+    const out = new Float32Array(indices.length * c);
+    for (let n = 0; n < indices.length; n++) {
+      const view = this.views > 1 && flip?.[n] ? 1 : 0;
+      const at = ((indices[n] as number) * this.views + view) * c;
+      out.set(this.logits.subarray(at, at + c), n * c);
+    }
+    return out;
+  }
+
+  /**
+   * Reads the outputs from `directory` when a file for this teacher, these images and this
+   * transform is there; otherwise runs the teacher over every view and saves them there.
+   * @param teacherFile the teacher's weights file, hashed into the key (null: nothing is saved)
+   */
+  static async load(
+    teacher: Model,
+    teacherFile: string | null,
+    dataset: Dataset,
+    samples: readonly Sample[],
+    batchSize: number,
+    directory: string | null,
+  ): Promise<TeacherOutputs> {
+    const started = performance.now();
+    const views = dataset.data.hflip > 0 ? 2 : 1;
+    const classes = dataset.splits.classes.length;
+    const expected = samples.length * views * classes;
+    const file =
+      teacherFile && directory ? path.join(directory, `${cacheKey(teacherFile, dataset, samples, views)}.f32`) : null;
+    const info = (source: TeacherOutputsInfo['source']): TeacherOutputsInfo => ({
+      source,
+      file,
+      views,
+      images: samples.length,
+      seconds: (performance.now() - started) / 1000,
+    });
+    if (file && fs.existsSync(file)) {
+      const bytes = fs.readFileSync(file);
+      if (bytes.length === expected * 4) {
+        const logits = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+        return new TeacherOutputs(logits, views, classes, info('file'));
+      }
+    }
+    const logits = new Float32Array(expected);
+    await teacher.eval();
+    for await (const batch of evalLoader(dataset, [...samples], batchSize).epoch(0)) {
+      for (let view = 0; view < views; view++) {
+        const n = batch.labels.length;
+        const out = await teacher.forward({ ...batch, flip: new Uint8Array(n).fill(view) });
+        const indices = batch.indices as Uint32Array;
+        for (let i = 0; i < n; i++) {
+          logits.set(
+            out.data.subarray(i * classes, (i + 1) * classes),
+            ((indices[i] as number) * views + view) * classes,
+          );
+        }
+      }
+    }
+    if (file) writeFileAtomic(file, new Uint8Array(logits.buffer));
+    return new TeacherOutputs(logits, views, classes, info('computed'));
+  }
+}
+
+function cacheKey(teacherFile: string, dataset: Dataset, samples: readonly Sample[], views: number): string {
+  const { imageSize, channels, mean, std } = dataset.data;
+  const weights = createHash('sha256').update(fs.readFileSync(teacherFile)).digest('hex');
+  return createHash('sha256')
+    .update(
+      JSON.stringify({
+        weights,
+        samples: samples.map((s) => [s.path, s.label]),
+        transform: { imageSize, channels, mean, std, views, decode: DECODE_SETTINGS },
+      }),
+    )
+    .digest('hex')
+    .slice(0, 32);
+}
