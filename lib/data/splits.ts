@@ -12,6 +12,8 @@ export interface SplitOptions {
   /** A val/ split with fewer images than this is merged into train before carving. Default 100. */
   minValImages?: number;
   seed?: number;
+  /** false: never move training images to validation (when validation is the test split anyway). Default true. */
+  carve?: boolean;
 }
 
 export interface DatasetSplits {
@@ -31,7 +33,7 @@ async function scanIfPresent(dir: string): Promise<ImageFolder | undefined> {
 
 /** Reads root/train, root/val (optional) and root/test (optional). Validation is never the test split. */
 export async function loadSplits(root: string, options: SplitOptions = {}): Promise<DatasetSplits> {
-  const { valFraction = 0.1, minValImages = 100, seed = 0 } = options;
+  const { valFraction = 0.1, minValImages = 100, seed = 0, carve = true } = options;
   if (!(valFraction > 0 && valFraction < 1)) {
     throw new KdtorchError('E_INVALID_ARGUMENT', `valFraction must be in (0, 1), got ${valFraction}`, {
       field: 'valFraction',
@@ -58,8 +60,8 @@ export async function loadSplits(root: string, options: SplitOptions = {}): Prom
     skipped.nonImage += split?.skipped.nonImage ?? 0;
   }
   const base = { root, classes: train.classes, test: test?.samples ?? [], skipped };
-  if (val && val.samples.length >= minValImages) {
-    return { ...base, train: train.samples, val: val.samples, valSource: 'val' };
+  if (!carve || (val && val.samples.length >= minValImages)) {
+    return { ...base, train: train.samples, val: val?.samples ?? [], valSource: 'val' };
   }
   const pool = [...train.samples, ...(val?.samples ?? [])];
   const carved = carveStratified(pool, train.classes.length, valFraction, seed);

@@ -23,6 +23,8 @@ export async function openDataset(data: Config['data'], seed: number): Promise<D
     valFraction: data.valFraction,
     minValImages: data.minValImages,
     seed,
+    // Validating on the test split (the article's way), the whole train split trains, as in the article.
+    carve: data.validateOn !== 'test',
   });
   const options: DecodeOptions = { height: data.imageSize, width: data.imageSize, channels: data.channels };
   const cache = new DecodeCache(options, data.cacheDir ?? undefined);

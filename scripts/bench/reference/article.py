@@ -1,0 +1,232 @@
+"""The article's experiment in PyTorch, as written: its transforms, TeacherNet, StudentNet,
+DistillationLoss and training loop (validation on the test split, the 'frozen' teacher that trains,
+nn.KLDivLoss() with reduction 'mean' and no T²). `--variant corrected` applies kdtorch's
+corrections instead: really frozen backbone when given pretrained weights, KL batchmean × T², and
+validation carved from train (stratified, seeded). The article gives no optimizer: Adam at 1e-3,
+as kdtorch's `seed` preset.
+
+Usage: python article.py PHASE --data DIR [--size 224] [--epochs 30] [--batch 32] [--lr 1e-3]
+       [--alpha 0.25] [--temperature 1] [--teacher FILE] [--out FILE] [--variant article|corrected]
+       [--device cpu] [--threads N] [--seed 0] [--workers 0] [--latency-repeats 20]
+PHASE: teacher | student | distill. Prints one JSON line."""
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from safetensors.torch import load_file, save_file
+from torchvision import datasets, transforms
+
+
+class StudentNet(nn.Module):
+    def __init__(self, input_size):
+        super().__init__()
+        self.layer1 = nn.Sequential(
+            nn.Conv2d(3, 4, kernel_size=3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=2, stride=2),
+        )
+        self.fc = nn.Linear(4 * (input_size // 2) ** 2, 2)
+
+    def forward(self, x):
+        out = self.layer1(x)
+        out = out.view(out.size(0), -1)
+        return self.fc(out)
+
+
+def teacher_net(weights, corrected):
+    """The article's TeacherNet: ResNet-18 (from `weights` when given), its 'freezing', a new 2-class fc."""
+    model = torchvision.models.resnet18()
+    if weights:
+        state = load_file(weights) if weights.endswith(".safetensors") else torch.load(weights, map_location="cpu")
+        model.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")}, strict=False)
+    freeze = corrected and weights is not None
+    for params in model.parameters():
+        if freeze:
+            params.requires_grad_(False)
+        else:
+            params.requires_grad_ = False  # the article's line: sets an attribute, freezes nothing
+    model.fc = nn.Linear(512, 2)
+    return model
+
+
+class DistillationLoss(nn.Module):
+    def __init__(self, alpha, temperature, corrected):
+        super().__init__()
+        self.alpha, self.T, self.corrected = alpha, temperature, corrected
+        self.ce = nn.CrossEntropyLoss()
+        self.kl = nn.KLDivLoss(reduction="batchmean") if corrected else nn.KLDivLoss()
+
+    def forward(self, s, t, y):
+        kd = self.kl(F.log_softmax(s / self.T, dim=1), F.softmax(t / self.T, dim=1))
+        if self.corrected:
+            kd = kd * self.T ** 2
+        return (1 - self.alpha) * self.ce(s, y) + self.alpha * kd
+
+
+def loaders(a):
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    train_tf = transforms.Compose([transforms.Resize((a.size, a.size)), transforms.RandomHorizontalFlip(),
+                                   transforms.ToTensor(), transforms.Normalize(mean, std)])
+    test_tf = transforms.Compose([transforms.Resize((a.size, a.size)), transforms.ToTensor(),
+                                  transforms.Normalize(mean, std)])
+    train = datasets.ImageFolder(f"{a.data}/train", transform=train_tf)
+    test = datasets.ImageFolder(f"{a.data}/test", transform=test_tf)
+    if a.variant == "corrected":
+        # Stratified, seeded 10% of train (+ the tiny val split) for validation, as kdtorch does.
+        g = torch.Generator().manual_seed(a.seed)
+        targets = torch.tensor(train.targets)
+        val_idx = []
+        for c in range(len(train.classes)):
+            idx = (targets == c).nonzero().flatten()
+            val_idx += idx[torch.randperm(len(idx), generator=g)[: round(len(idx) * 0.1)]].tolist()
+        keep = sorted(set(range(len(train))) - set(val_idx))
+        val_set = torch.utils.data.Subset(datasets.ImageFolder(f"{a.data}/train", transform=test_tf), sorted(val_idx))
+        train = torch.utils.data.Subset(train, keep)
+    else:
+        val_set = test  # the article's fault: model selection on the test split
+    kw = dict(batch_size=a.batch, num_workers=a.workers)
+    return (torch.utils.data.DataLoader(train, shuffle=True, **kw), torch.utils.data.DataLoader(val_set, **kw),
+            torch.utils.data.DataLoader(test, **kw))
+
+
+def evaluate(model, loader, device):
+    model.eval()
+    probs, labels, loss_sum = [], [], 0.0
+    with torch.no_grad():
+        for x, y in loader:
+            out = model(x.to(device))
+            loss_sum += F.cross_entropy(out, y.to(device), reduction="sum").item()
+            probs.append(F.softmax(out, dim=1).cpu())
+            labels.append(y)
+    p, y = torch.cat(probs).numpy(), torch.cat(labels).numpy()
+    return p, y, loss_sum / len(y)
+
+
+def metrics(p, y, positive=1):
+    pred = p.argmax(1)
+    tp = int(((pred == positive) & (y == positive)).sum())
+    tn = int(((pred != positive) & (y != positive)).sum())
+    fp = int(((pred == positive) & (y != positive)).sum())
+    fn = int(((pred != positive) & (y == positive)).sum())
+    ratio = lambda a, b: a / b if b else 0.0
+    precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
+    s = p[:, positive]
+    pos, neg = s[y == positive], s[y != positive]
+    auc = float(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg)))
+    return {"accuracy": float((pred == y).mean()), "precision": precision, "recall": recall,
+            "specificity": ratio(tn, tn + fp), "f1": ratio(2 * precision * recall, precision + recall), "rocAuc": auc,
+            "confusion": [[tn, fp], [fn, tp]] if positive == 1 else None}
+
+
+def latency(model, size, device, batch_sizes, repeats):
+    model.eval()
+    rows = []
+    for b in batch_sizes:
+        x = torch.randn(b, 3, size, size, device=device)
+        times = []
+        with torch.no_grad():
+            for i in range(repeats + 2):
+                start = time.perf_counter()
+                model(x)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                if i >= 2:
+                    times.append(time.perf_counter() - start)
+        ms = 1000 * sorted(times)[len(times) // 2]
+        rows.append({"batchSize": b, "msPerBatch": ms, "msPerImage": ms / b, "imagesPerSecond": 1000 * b / ms})
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("phase", choices=["teacher", "student", "distill"])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--alpha", type=float, default=0.25)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--teacher", default=None, help="teacher weights: the distillation's teacher, or the teacher's init")
+    ap.add_argument("--out", default=None, help="where to save the best weights (safetensors)")
+    ap.add_argument("--variant", choices=["article", "corrected"], default="article")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--latency-repeats", type=int, default=20)
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    device = torch.device(a.device)
+    corrected = a.variant == "corrected"
+    train_loader, val_loader, test_loader = loaders(a)
+
+    teacher = None
+    if a.phase == "teacher":
+        model = teacher_net(a.teacher, corrected)
+    else:
+        model = StudentNet(a.size)
+    if a.phase == "distill":
+        teacher = torchvision.models.resnet18(num_classes=2)
+        teacher.load_state_dict(load_file(a.teacher))
+        teacher = teacher.to(device).eval()
+    model = model.to(device)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=a.lr)
+    criterion = DistillationLoss(a.alpha, a.temperature, corrected) if teacher is not None else nn.CrossEntropyLoss()
+
+    history, best, best_state = [], None, None
+    started = time.perf_counter()
+    for epoch in range(a.epochs):
+        epoch_start = time.perf_counter()
+        model.train()
+        loss_sum, correct, n = 0.0, 0, 0
+        for x, y in train_loader:
+            x, y = x.to(device), y.to(device)
+            optimizer.zero_grad()
+            out = model(x)
+            if teacher is not None:
+                with torch.no_grad():
+                    t = teacher(x)
+                loss = criterion(out, t, y)
+            else:
+                loss = criterion(out, y)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(y)
+            correct += (out.argmax(1) == y).sum().item()
+            n += len(y)
+        train_seconds = time.perf_counter() - epoch_start
+        p, yv, val_loss = evaluate(model, val_loader, device)
+        val_acc = float((p.argmax(1) == yv).mean())
+        history.append({"epoch": epoch + 1, "trainLoss": loss_sum / n, "trainAccuracy": correct / n, "valLoss": val_loss,
+                        "valAccuracy": val_acc, "seconds": time.perf_counter() - epoch_start,
+                        "imagesPerSecond": n / train_seconds})
+        if best is None or val_acc > best["valAccuracy"] or (val_acc == best["valAccuracy"] and val_loss < best["valLoss"]):
+            best = history[-1]
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    total = time.perf_counter() - started
+    model.load_state_dict(best_state)
+    if a.out:
+        save_file({k: v.contiguous().cpu() for k, v in best_state.items()}, a.out)
+    p, yt, test_loss = evaluate(model, test_loader, device)
+    result = {
+        "phase": a.phase, "variant": a.variant, "size": a.size, "epochs": a.epochs, "device": str(device),
+        "threads": torch.get_num_threads(), "history": history, "bestEpoch": best["epoch"], "totalSeconds": total,
+        "trainImagesPerSecond": sum(h["imagesPerSecond"] for h in history) / len(history),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "test": {**metrics(p, yt), "loss": test_loss, "count": int(len(yt))},
+        "latency": latency(model, a.size, device, [1, 32], a.latency_repeats),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
