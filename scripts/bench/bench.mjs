@@ -1,11 +1,18 @@
 #!/usr/bin/env node
 // `npm run bench -- <name> [options]`: benchmarks that compare kdtorch with PyTorch in one run.
+import { benchCompare } from './compare.mjs';
 import { benchData } from './data.mjs';
 import { benchDistill } from './distill.mjs';
 import { benchParity } from './parity.mjs';
 import { benchSteps } from './steps.mjs';
 
-const benches = { steps: benchSteps, parity: benchParity, data: benchData, distill: benchDistill };
+const benches = {
+  steps: benchSteps,
+  parity: benchParity,
+  data: benchData,
+  distill: benchDistill,
+  compare: benchCompare,
+};
 const [name, ...args] = process.argv.slice(2);
 if (!benches[name]) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]`);

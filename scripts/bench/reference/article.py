@@ -8,6 +8,8 @@ as kdtorch's `seed` preset.
 Usage: python article.py PHASE --data DIR [--size 224] [--epochs 30] [--batch 32] [--lr 1e-3]
        [--alpha 0.25] [--temperature 1] [--teacher FILE] [--out FILE] [--variant article|corrected]
        [--device cpu] [--threads N] [--seed 0] [--workers 0] [--latency-repeats 20]
+       [--optimizer adam|adamw] [--weight-decay 0] [--cosine] [--balanced]
+The last four give kdtorch's `recommended` settings (AdamW, cosine per batch, balanced class weights).
 PHASE: teacher | student | distill. Prints one JSON line."""
 import argparse
 import json
@@ -56,10 +58,10 @@ def teacher_net(weights, corrected):
 
 
 class DistillationLoss(nn.Module):
-    def __init__(self, alpha, temperature, corrected):
+    def __init__(self, alpha, temperature, corrected, weight=None):
         super().__init__()
         self.alpha, self.T, self.corrected = alpha, temperature, corrected
-        self.ce = nn.CrossEntropyLoss()
+        self.ce = nn.CrossEntropyLoss(weight=weight)
         self.kl = nn.KLDivLoss(reduction="batchmean") if corrected else nn.KLDivLoss()
 
     def forward(self, s, t, y):
@@ -161,6 +163,10 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--latency-repeats", type=int, default=20)
+    ap.add_argument("--optimizer", choices=["adam", "adamw"], default="adam")
+    ap.add_argument("--weight-decay", type=float, default=0.0)
+    ap.add_argument("--cosine", action="store_true", help="CosineAnnealingLR over all batches, stepped per batch")
+    ap.add_argument("--balanced", action="store_true", help="class weights n / (classes * n_c) from train")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -179,8 +185,18 @@ def main():
         teacher.load_state_dict(load_file(a.teacher))
         teacher = teacher.to(device).eval()
     model = model.to(device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=a.lr)
-    criterion = DistillationLoss(a.alpha, a.temperature, corrected) if teacher is not None else nn.CrossEntropyLoss()
+    optimizer = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[a.optimizer](
+        [p for p in model.parameters() if p.requires_grad], lr=a.lr, weight_decay=a.weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=a.epochs * len(train_loader))
+                 if a.cosine else None)
+    weight = None
+    if a.balanced:
+        targets = torch.tensor([train_loader.dataset.dataset.targets[i] for i in train_loader.dataset.indices]
+                               if isinstance(train_loader.dataset, torch.utils.data.Subset) else train_loader.dataset.targets)
+        counts = torch.bincount(targets).double()
+        weight = (len(targets) / (len(counts) * counts)).float().to(device)
+    criterion = (DistillationLoss(a.alpha, a.temperature, corrected, weight) if teacher is not None
+                 else nn.CrossEntropyLoss(weight=weight))
 
     history, best, best_state = [], None, None
     started = time.perf_counter()
@@ -200,6 +216,8 @@ def main():
                 loss = criterion(out, y)
             loss.backward()
             optimizer.step()
+            if scheduler:
+                scheduler.step()
             loss_sum += loss.item() * len(y)
             correct += (out.argmax(1) == y).sum().item()
             n += len(y)

@@ -1,0 +1,141 @@
+// `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--data DIR]`:
+// the article's whole experiment (teacher, student alone, distilled student) in kdtorch and in the
+// article's PyTorch code (scripts/bench/reference/article.py), same data, same settings, one run.
+// Prints one table per preset with kdtorch/PyTorch ratios, writes the JSON, and appends the tables,
+// dated and with the command, to docs/results.md.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { distill, openDataset, resolveConfig, trainStudent, trainTeacher } from '../../dist/lib/index.js';
+import { findPackageRoot } from '../libtorch.mjs';
+
+const root = findPackageRoot();
+const PHASES = [
+  ['teacher', 'Teacher (ResNet-18)'],
+  ['student', 'Student alone'],
+  ['distill', 'Distilled student'],
+];
+
+async function timed(work) {
+  const start = performance.now();
+  const result = await work();
+  return { seconds: (performance.now() - start) / 1000, result };
+}
+
+async function kdtorchRun(preset, data, size, epochs, out) {
+  const phase = { epochs };
+  const input = {
+    preset,
+    device: 'cpu',
+    output: path.join(out, `kdtorch-${preset}`),
+    data: { root: data, imageSize: size },
+    teacher: phase,
+    student: phase,
+    distill: phase,
+  };
+  const config = resolveConfig(input);
+  const dataset = await openDataset(config.data, config.seed);
+  return {
+    teacher: await timed(() => trainTeacher(input, { dataset })),
+    student: await timed(() => trainStudent(input, { dataset })),
+    distill: await timed(() => distill(input, { dataset })),
+  };
+}
+
+function referenceRun(preset, data, size, epochs, out) {
+  const python = path.join(root, '.venv', 'bin', 'python');
+  const script = path.join(root, 'scripts', 'bench', 'reference', 'article.py');
+  const common = ['--data', data, '--size', String(size), '--epochs', String(epochs)];
+  // `recommended` corrects the article; its optimizer, schedule and class weights go along.
+  if (preset === 'recommended') {
+    common.push('--variant', 'corrected', '--optimizer', 'adamw', '--weight-decay', '1e-4', '--cosine', '--balanced');
+  }
+  const teacherFile = path.join(out, `pytorch-${preset}-teacher.safetensors`);
+  const run = (phase, extra) =>
+    timed(async () => {
+      const ran = spawnSync(python, [script, phase, ...common, ...extra], { encoding: 'utf8', maxBuffer: 2 ** 26 });
+      if (ran.status !== 0) throw new Error(`article.py ${phase} failed:\n${ran.stderr}`);
+      return JSON.parse(ran.stdout.trim().split('\n').at(-1));
+    });
+  return (async () => ({
+    teacher: await run('teacher', ['--out', teacherFile]),
+    student: await run('student', []),
+    distill: await run('distill', ['--teacher', teacherFile]),
+  }))();
+}
+
+const pct = (v) => `${(100 * v).toFixed(2)}%`;
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+
+function row(name, side, { seconds, result }) {
+  const t = result.test;
+  const latency = (b) => result.latency.find((l) => l.batchSize === b)?.msPerImage;
+  const figures = {
+    parameters: result.parameters,
+    imagesPerSecond: mean(result.history.map((h) => h.imagesPerSecond)),
+    epochSeconds: mean(result.history.map((h) => h.seconds)),
+    seconds,
+    msPerImage1: latency(1),
+    msPerImage32: latency(32),
+  };
+  const line = `| ${name} | ${side} | ${figures.parameters.toLocaleString('en-US')} | ${figures.imagesPerSecond.toFixed(0)} | ${figures.epochSeconds.toFixed(1)} | ${seconds.toFixed(1)} | ${pct(t.accuracy)} | ${pct(t.recall)} | ${pct(t.specificity)} | ${t.f1.toFixed(3)} | ${t.rocAuc.toFixed(3)} | ${figures.msPerImage1.toFixed(3)} | ${figures.msPerImage32.toFixed(3)} |`;
+  return { figures, line };
+}
+
+export async function benchCompare(args) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      preset: { type: 'string', default: 'seed,recommended' },
+      size: { type: 'string', default: '64' },
+      epochs: { type: 'string', default: '5' },
+      data: { type: 'string', default: path.resolve(root, '..', 'shared', 'datasets', 'chest_xray') },
+    },
+  });
+  const size = Number(values.size);
+  const epochs = Number(values.epochs);
+  const out = path.join(root, '.tmp', 'bench-compare', new Date().toISOString().replace(/[:.]/g, '-'));
+  fs.mkdirSync(out, { recursive: true });
+  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs}`;
+  const setting = `${values.data}, ${size}², ${epochs} epochs per phase, batch 32, CPU (${os.availableParallelism()} threads: ${os.cpus()[0]?.model ?? '?'})`;
+  console.log(`compare: ${setting}\n`);
+  const tables = [];
+  const json = {};
+  for (const preset of values.preset.split(',')) {
+    const kd = await kdtorchRun(preset, values.data, size, epochs, out);
+    const ref = await referenceRun(preset, values.data, size, epochs, out);
+    json[preset] = { kdtorch: kd, pytorch: ref };
+    const lines = [
+      `**preset \`${preset}\`**`,
+      '',
+      '| model | side | parameters | train images/s | s/epoch | phase wall s | test accuracy | sensitivity | specificity | F1 | ROC AUC | ms/image batch 1 | ms/image batch 32 |',
+      `|---|---|${'---:|'.repeat(11)}`,
+    ];
+    for (const [phase, name] of PHASES) {
+      const a = row(name, 'kdtorch', kd[phase]);
+      const b = row(name, 'PyTorch', ref[phase]);
+      const r = (x, y) => `${(x / y).toFixed(2)}×`;
+      lines.push(
+        a.line,
+        b.line,
+        `| ${name} | kdtorch/PyTorch | | ${r(a.figures.imagesPerSecond, b.figures.imagesPerSecond)} | ${r(b.figures.epochSeconds, a.figures.epochSeconds)} faster | ${r(b.figures.seconds, a.figures.seconds)} faster | ${((kd[phase].result.test.accuracy - ref[phase].result.test.accuracy) * 100).toFixed(2)} pts | | | | | ${r(b.figures.msPerImage1, a.figures.msPerImage1)} faster | ${r(b.figures.msPerImage32, a.figures.msPerImage32)} faster |`,
+      );
+    }
+    const total = (side) => PHASES.reduce((sum, [phase]) => sum + side[phase].seconds, 0);
+    lines.push(
+      '',
+      `Total wall time: kdtorch ${total(kd).toFixed(0)} s, PyTorch ${total(ref).toFixed(0)} s (${(total(ref) / total(kd)).toFixed(2)}× faster).`,
+    );
+    console.log(`${lines.join('\n')}\n`);
+    tables.push(lines.join('\n'));
+  }
+  fs.writeFileSync(path.join(out, 'result.json'), JSON.stringify({ setting, command, results: json }, null, 2));
+  const results = path.join(root, 'docs', 'results.md');
+  fs.appendFileSync(
+    results,
+    `\n## ${new Date().toISOString().slice(0, 10)} — compare on ${setting}\n\n\`${command}\`\n\n${tables.join('\n\n')}\n`,
+  );
+  console.log(`JSON: ${path.join(out, 'result.json')}; tables appended to ${results}`);
+}
