@@ -41,6 +41,8 @@ export async function benchDistill(args) {
       epochs: { type: 'string', default: '30' },
       size: { type: 'string', default: '112' },
       'teacher-epochs': { type: 'string', default: '3' },
+      /** A teacher's best.safetensors from an earlier run of this bench (same data and size): skips training one. */
+      teacher: { type: 'string' },
       data: { type: 'string', default: path.resolve(root, '..', 'shared', 'datasets', 'chest_xray') },
     },
   });
@@ -57,13 +59,15 @@ export async function benchDistill(args) {
     `distill: ${values.data}, ${size}², ${epochs} epochs, batch 32, seed preset (the article's settings), CPU`,
   );
   const teacherStart = performance.now();
-  const teacher = await trainTeacher({
-    ...base,
-    output: path.join(out, 'teacher'),
-    teacher: { epochs: Number(values['teacher-epochs']) },
-  });
+  const teacher = values.teacher
+    ? JSON.parse(fs.readFileSync(path.join(path.dirname(values.teacher), 'result.json'), 'utf8'))
+    : await trainTeacher({
+        ...base,
+        output: path.join(out, 'teacher'),
+        teacher: { epochs: Number(values['teacher-epochs']) },
+      });
   console.log(
-    `teacher: ${values['teacher-epochs']} epochs in ${((performance.now() - teacherStart) / 1000).toFixed(0)} s (not timed below), test accuracy ${pct(teacher.test.accuracy)}\n`,
+    `teacher: ${teacher.history.length} epochs in ${((performance.now() - teacherStart) / 1000).toFixed(0)} s (not timed below; ${teacher.bestCheckpoint}), test accuracy ${pct(teacher.test.accuracy)}\n`,
   );
   const config = (name) => ({
     ...base,
