@@ -1,4 +1,4 @@
-// `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--data DIR]`:
+// `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--seed 0] [--data DIR]`:
 // the article's whole experiment (teacher, student alone, distilled student) in kdtorch and in the
 // article's PyTorch code (scripts/bench/reference/article.py), same data, same settings, one run.
 // Prints one table per preset with kdtorch/PyTorch ratios, writes the JSON, and appends the tables,
@@ -24,11 +24,12 @@ async function timed(work) {
   return { seconds: (performance.now() - start) / 1000, result };
 }
 
-async function kdtorchRun(preset, data, size, epochs, out) {
+async function kdtorchRun(preset, data, size, epochs, seed, out) {
   const phase = { epochs };
   const input = {
     preset,
     device: 'cpu',
+    seed,
     output: path.join(out, `kdtorch-${preset}`),
     data: { root: data, imageSize: size },
     teacher: phase,
@@ -44,10 +45,10 @@ async function kdtorchRun(preset, data, size, epochs, out) {
   };
 }
 
-function referenceRun(preset, data, size, epochs, out) {
+function referenceRun(preset, data, size, epochs, seed, out) {
   const python = path.join(root, '.venv', 'bin', 'python');
   const script = path.join(root, 'scripts', 'bench', 'reference', 'article.py');
-  const common = ['--data', data, '--size', String(size), '--epochs', String(epochs)];
+  const common = ['--data', data, '--size', String(size), '--epochs', String(epochs), '--seed', String(seed)];
   // `recommended` corrects the article; its optimizer, schedule and class weights go along.
   if (preset === 'recommended') {
     common.push('--variant', 'corrected', '--optimizer', 'adamw', '--weight-decay', '1e-4', '--cosine', '--balanced');
@@ -91,21 +92,23 @@ export async function benchCompare(args) {
       preset: { type: 'string', default: 'seed,recommended' },
       size: { type: 'string', default: '64' },
       epochs: { type: 'string', default: '5' },
+      seed: { type: 'string', default: '0' },
       data: { type: 'string', default: path.resolve(root, '..', 'shared', 'datasets', 'chest_xray') },
     },
   });
   const size = Number(values.size);
   const epochs = Number(values.epochs);
+  const seed = Number(values.seed);
   const out = path.join(root, '.tmp', 'bench-compare', new Date().toISOString().replace(/[:.]/g, '-'));
   fs.mkdirSync(out, { recursive: true });
-  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs}`;
+  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs} --seed ${seed}`;
   const setting = `${values.data}, ${size}², ${epochs} epochs per phase, batch 32, CPU (${os.availableParallelism()} threads: ${os.cpus()[0]?.model ?? '?'})`;
   console.log(`compare: ${setting}\n`);
   const tables = [];
   const json = {};
   for (const preset of values.preset.split(',')) {
-    const kd = await kdtorchRun(preset, values.data, size, epochs, out);
-    const ref = await referenceRun(preset, values.data, size, epochs, out);
+    const kd = await kdtorchRun(preset, values.data, size, epochs, seed, out);
+    const ref = await referenceRun(preset, values.data, size, epochs, seed, out);
     json[preset] = { kdtorch: kd, pytorch: ref };
     const lines = [
       `**preset \`${preset}\`**`,
