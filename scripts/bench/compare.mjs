@@ -3,13 +3,13 @@
 // article's PyTorch code (scripts/bench/reference/article.py), same data, same settings, one run.
 // Prints one table per preset with kdtorch/PyTorch ratios, writes the JSON, and appends the tables,
 // dated and with the command, to docs/results.md.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { distill, openDataset, resolveConfig, trainStudent, trainTeacher } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../libtorch.mjs';
+import { runArticle } from './reference/run-article.mjs';
 
 const root = findPackageRoot();
 const PHASES = [
@@ -46,25 +46,17 @@ async function kdtorchRun(preset, data, size, epochs, seed, out) {
 }
 
 function referenceRun(preset, data, size, epochs, seed, out) {
-  const python = path.join(root, '.venv', 'bin', 'python');
-  const script = path.join(root, 'scripts', 'bench', 'reference', 'article.py');
   const common = ['--data', data, '--size', String(size), '--epochs', String(epochs), '--seed', String(seed)];
   // `recommended` corrects the article; its optimizer, schedule and class weights go along.
   if (preset === 'recommended') {
     common.push('--variant', 'corrected', '--optimizer', 'adamw', '--weight-decay', '1e-4', '--cosine', '--balanced');
   }
   const teacherFile = path.join(out, `pytorch-${preset}-teacher.safetensors`);
-  const run = (phase, extra) =>
-    timed(async () => {
-      const ran = spawnSync(python, [script, phase, ...common, ...extra], { encoding: 'utf8', maxBuffer: 2 ** 26 });
-      if (ran.status !== 0) throw new Error(`article.py ${phase} failed:\n${ran.stderr}`);
-      return JSON.parse(ran.stdout.trim().split('\n').at(-1));
-    });
-  return (async () => ({
-    teacher: await run('teacher', ['--out', teacherFile]),
-    student: await run('student', []),
-    distill: await run('distill', ['--teacher', teacherFile]),
-  }))();
+  return {
+    teacher: runArticle('teacher', [...common, '--out', teacherFile]),
+    student: runArticle('student', common),
+    distill: runArticle('distill', [...common, '--teacher', teacherFile]),
+  };
 }
 
 const pct = (v) => `${(100 * v).toFixed(2)}%`;

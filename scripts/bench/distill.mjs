@@ -5,12 +5,12 @@
 // kdtorch, not timed) with the `seed` preset's settings (the article's: Adam 1e-3, α 0.25, T 1,
 // its KL reduction, flip 0.5, batch 32, model selection on the test split), so they do the same
 // work and their test accuracies are comparable.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { distill, trainTeacher } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../libtorch.mjs';
+import { runArticle } from './reference/run-article.mjs';
 
 const root = findPackageRoot();
 
@@ -22,16 +22,6 @@ async function kdtorchDistill(config, teacherCache) {
   const start = performance.now();
   const result = await distill({ ...config, distill: { ...config.distill, teacherCache } });
   return { seconds: (performance.now() - start) / 1000, result };
-}
-
-function referenceDistill(data, size, epochs, teacher) {
-  const python = path.join(root, '.venv', 'bin', 'python');
-  const script = path.join(root, 'scripts', 'bench', 'reference', 'article.py');
-  const args = ['distill', '--data', data, '--size', String(size), '--epochs', String(epochs), '--teacher', teacher];
-  const start = performance.now();
-  const ran = spawnSync(python, [script, ...args], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
-  if (ran.status !== 0) throw new Error(ran.stderr);
-  return { seconds: (performance.now() - start) / 1000, result: JSON.parse(ran.stdout.trim().split('\n').at(-1)) };
 }
 
 export async function benchDistill(args) {
@@ -78,7 +68,19 @@ export async function benchDistill(args) {
   const runs = [
     ['kdtorch, teacher-output cache', await kdtorchDistill(config('cached'), true)],
     ['kdtorch, teacher every step', await kdtorchDistill(config('live'), false)],
-    ["PyTorch (the article's code)", referenceDistill(values.data, size, epochs, teacher.bestCheckpoint)],
+    [
+      "PyTorch (the article's code)",
+      runArticle('distill', [
+        '--data',
+        values.data,
+        '--size',
+        String(size),
+        '--epochs',
+        String(epochs),
+        '--teacher',
+        teacher.bestCheckpoint,
+      ]),
+    ],
   ];
   const reference = runs[2][1].seconds;
   console.log(
