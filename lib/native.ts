@@ -151,6 +151,13 @@ interface Addon {
     labels: Int32Array,
     loss: NativeLossSpec,
   ): Promise<LossWithGradient>;
+  decodeJpeg(
+    bytes: Uint8Array,
+    height: number,
+    width: number,
+    channels: number,
+    shrinkOnLoad: boolean,
+  ): Promise<Buffer | null>;
 }
 
 let loaded: LoadedAddon | undefined;
@@ -220,4 +227,16 @@ export function nativeDistillationLoss(
 
 export function createNativeEvaluator(model: NativeModel): Promise<NativeEvaluator> {
   return call(async () => new (native().addon.NativeEvaluator)(model));
+}
+
+/**
+ * Decodes a JPEG natively to height×width×channels uint8 (what PIL + transforms.Resize give), or
+ * resolves null when the file is one the native decoder leaves to sharp (see native/core/jpeg_image.h).
+ */
+export function nativeDecodeJpeg(
+  bytes: Uint8Array,
+  size: { height: number; width: number; channels: 1 | 3 },
+  shrinkOnLoad: boolean,
+): Promise<Buffer | null> {
+  return call(() => native().addon.decodeJpeg(bytes, size.height, size.width, size.channels, shrinkOnLoad));
 }

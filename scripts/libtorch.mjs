@@ -186,9 +186,27 @@ export function buildFlags(libtorch, packageRoot = findPackageRoot()) {
     cflags: ['-std=c++17', '-fexceptions', '-frtti', '-fvisibility=hidden'],
     // No rpath: lib/loader.ts loads libtorch by absolute path first, so the addon binds to the
     // libtorch that was found and checked, never to whichever one it was built against.
-    ldflags: [`-L${libtorch.libDir}`],
-    libraries: libtorch.libraries.map((name) => `-l${name}`),
+    // libjpeg-turbo is linked statically with its symbols kept private, so a prebuilt binary needs
+    // no system libjpeg and cannot clash with the one inside sharp's libvips.
+    ldflags: [`-L${libtorch.libDir}`, '-Wl,--exclude-libs,libjpeg.a'],
+    libraries: [...libtorch.libraries.map((name) => `-l${name}`), findStaticLibjpeg()],
   };
+}
+
+/** libjpeg-turbo's static library, where the C compiler would find it (Debian: libjpeg62-turbo-dev). */
+function findStaticLibjpeg() {
+  let found = '';
+  try {
+    found = execFileSync(process.env.CC || 'cc', ['-print-file-name=libjpeg.a'], { encoding: 'utf8' }).trim();
+  } catch {}
+  // The compiler echoes the bare name back when it has no such file.
+  if (!path.isAbsolute(found) || !fs.existsSync(found)) {
+    throw new Error(
+      "Cannot find libjpeg-turbo's static library (libjpeg.a), which the addon links for JPEG decoding.\n" +
+        'Install it: sudo apt-get install libjpeg62-turbo-dev   (Fedora: libjpeg-turbo-static; or run npm run setup)',
+    );
+  }
+  return path.resolve(found);
 }
 
 /** Every .cc under native/, sorted and relative to the package root (gyp requires relative paths). */

@@ -5,6 +5,17 @@ import { findLibtorch } from '../scripts/libtorch.mjs';
 import { kdtorch, ROOT, run } from './helpers/run.js';
 
 const GYP_BINARY = path.join(ROOT, 'build-gyp', 'build', 'Release', 'kdtorch.node');
+const CMAKE_BINARY = path.join(ROOT, 'build', 'Release', 'kdtorch.node');
+
+/** libjpeg-turbo is inside the binary: nothing to find at run time, and none of its symbols exported. */
+function expectLibjpegLinkedIn(binary: string) {
+  const needed = run('readelf', ['--dynamic', '--wide', binary]);
+  expect(needed.stdout, binary).toContain('libtorch_cpu.so'); // the listing was read
+  expect(needed.stdout, binary).not.toMatch(/libjpeg/);
+  const exported = run('nm', ['--dynamic', '--defined-only', binary]);
+  expect(exported.stdout, binary).toMatch(/napi_register_module/);
+  expect(exported.stdout, binary).not.toMatch(/\bjpeg_/);
+}
 
 // The node-gyp build is what `npm install` compiles when no prebuilt fits; CMake is what we develop
 // and prebuild with. Both must come out working and equal from the same sources.
@@ -17,9 +28,14 @@ describe('the two builds of native/', () => {
     const viaCmake = kdtorch(['info', '--json', '--check', 'cpu']);
     const [gyp, cmake] = [JSON.parse(viaGyp.stdout), JSON.parse(viaCmake.stdout)];
     expect(gyp.binary).toBe(GYP_BINARY);
-    expect(cmake.binary).toBe(path.join(ROOT, 'build', 'Release', 'kdtorch.node'));
+    expect(cmake.binary).toBe(CMAKE_BINARY);
     expect(gyp.torch).toEqual(cmake.torch);
     expect(gyp.check.checksum).toBe(cmake.check.checksum);
+    expectLibjpegLinkedIn(GYP_BINARY);
+  });
+
+  it('links libjpeg-turbo statically into the CMake build (what prebuilds ship)', () => {
+    expectLibjpegLinkedIn(CMAKE_BINARY);
   });
 
   it('compiles with the same defines in both', () => {

@@ -1,9 +1,13 @@
-// Decoding one image file into the pixels the networks take: sharp (libvips) reads it, applies the
-// EXIF orientation, resizes to an exact (H, W) like transforms.Resize((H, W)), and returns uint8
-// HWC with 3 channels (grey expanded, CMYK and 16-bit converted, alpha dropped) or 1 (grey).
+// Decoding one image file into the pixels the networks take, resized to an exact (H, W) like
+// transforms.Resize((H, W)), as uint8 HWC with 3 channels (grey expanded, CMYK and 16-bit converted,
+// alpha dropped) or 1 (grey). JPEGs go to the addon's libjpeg-turbo decoder, which gives PIL's
+// pixels exactly and is several times faster than a libvips pipeline per image; every other format,
+// and any JPEG it declines (CMYK, EXIF rotation, corrupt data), goes to sharp (libvips), which also
+// applies EXIF orientations and words the errors.
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { KdtorchError } from '../errors.js';
+import { nativeDecodeJpeg } from '../native.js';
 
 export interface DecodeOptions {
   height: number;
@@ -12,17 +16,27 @@ export interface DecodeOptions {
 }
 
 export interface DecodeSettings {
+  /** Decode JPEGs with the addon's libjpeg-turbo decoder (sharp takes what it declines). */
+  nativeJpeg: boolean;
+  /** sharp's resize kernel (the native decoder always resizes as PIL's bilinear). */
   kernel: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
-  /** Let libjpeg shrink by 2/4/8 while decoding (much faster on full-size JPEGs). */
+  /** Let libjpeg shrink by 2/4/8 while decoding (faster on full-size JPEGs, no longer PIL's exact pixels). */
   fastShrinkOnLoad: boolean;
   /** Ignore embedded ICC profiles, as PIL's convert('RGB') does. */
   ignoreIcc: boolean;
 }
 
-// The settings that came closest to PIL + torchvision's Resize on the chest X-ray data; the
-// figures are in docs/data-parity.md (npm run bench -- parity) and test/decode-parity.test.ts
-// holds us to them.
-export const DECODE_SETTINGS: DecodeSettings = { kernel: 'linear', fastShrinkOnLoad: true, ignoreIcc: true };
+// The native decoder without shrink-on-load gives PIL + torchvision's Resize bytes exactly on the
+// chest X-ray data; sharp's settings are the closest it came for what sharp still decodes. Figures
+// in docs/data-parity.md (npm run bench -- parity); test/decode-parity.test.ts holds us to them.
+// Shrink-on-load stays off: exactness costs ~25% on full-size JPEGs, which still decode several
+// times faster than PIL does.
+export const DECODE_SETTINGS: DecodeSettings = {
+  nativeJpeg: true,
+  kernel: 'linear',
+  fastShrinkOnLoad: false,
+  ignoreIcc: true,
+};
 
 /** Decodes `file` to H×W×channels uint8. Throws E_BAD_IMAGE naming the file and libvips's reason. */
 export async function decodeImage(
@@ -47,6 +61,10 @@ export async function decodeBytes(
 ): Promise<Uint8Array> {
   const { height, width, channels } = options;
   const { kernel, fastShrinkOnLoad, ignoreIcc } = settings;
+  if (settings.nativeJpeg && isJpeg(bytes)) {
+    const pixels = await nativeDecodeJpeg(bytes, options, fastShrinkOnLoad);
+    if (pixels) return new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  }
   try {
     const { data, info } = await sharp(bytes, { ignoreIcc })
       .rotate()
@@ -67,4 +85,9 @@ export async function decodeBytes(
       cause: error,
     });
   }
+}
+
+/** JPEG's start-of-image marker followed by a marker's first byte. */
+function isJpeg(bytes: Uint8Array): boolean {
+  return bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 }

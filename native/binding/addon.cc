@@ -13,6 +13,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kdtorch::binding::registerRuntime(env, exports);
   kdtorch::binding::registerModel(env, exports);
   kdtorch::binding::registerTrainer(env, exports);
+  kdtorch::binding::registerImage(env, exports);
   return exports;
 }
 

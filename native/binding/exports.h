@@ -7,5 +7,6 @@ namespace kdtorch::binding {
 void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerModel(Napi::Env env, Napi::Object exports);
 void registerTrainer(Napi::Env env, Napi::Object exports);
+void registerImage(Napi::Env env, Napi::Object exports);
 
 }  // namespace kdtorch::binding

@@ -1,6 +1,7 @@
 """PyTorch side of the data benchmarks and the decode-parity measurement.
   pixels JSON:  {"files": [...], "size": 224, "out": path} → uint8 HWC RGB of each file after
-                PIL .convert("RGB") + transforms.Resize((size, size)), concatenated into `out`.
+                PIL .convert("RGB") + transforms.Resize((size, size)), concatenated into `out`
+                ("height" and "width" instead of "size" for a non-square target).
   folder JSON:  {"root": dir} → torchvision.datasets.ImageFolder's classes, class_to_idx and samples.
   loader JSON:  {"root": dir, "size": 224, "workers": 0, "batch": 32, "limit": N} → images/s of the
                 article's ImageFolder + DataLoader (Resize, RandomHorizontalFlip, ToTensor, Normalize).
@@ -16,7 +17,7 @@ from torchvision import datasets, transforms
 
 
 def pixels(a):
-    resize = transforms.Resize((a["size"], a["size"]))
+    resize = transforms.Resize((a.get("height", a.get("size")), a.get("width", a.get("size"))))
     with open(a["out"], "wb") as out:
         for f in a["files"]:
             with Image.open(f) as im:
