@@ -93,6 +93,35 @@ describe('DataLoader', () => {
     expect(Array.from(fromPixels.data).every((v, i) => Math.abs(v - (fromFloats.data[i] as number)) < 1e-5)).toBe(true);
   });
 
+  it('reuses the pixel buffers of recycled batches, serving the same batches as without', async () => {
+    const cache = new DecodeCache(options);
+    const plain = new DataLoader(samples, cache, { batchSize: 1, seed: 4, hflip: 0.5 });
+    const expectedBatches = (await collect(plain.epoch(0))).map((b) => Array.from(b.pixels));
+    const recycling = new DataLoader(samples, cache, { batchSize: 1, seed: 4, hflip: 0.5, prefetch: 1 });
+    const served: number[][] = [];
+    const buffers = new Set<Uint8Array>();
+    for await (const batch of recycling.epoch(0)) {
+      served.push(Array.from(batch.pixels));
+      buffers.add(batch.pixels);
+      recycling.recycle(batch);
+    }
+    expect(served).toEqual(expectedBatches);
+    // Ten batches; with one prefetched at most three are alive at once (the one served and the
+    // next two), so they share three buffers.
+    expect(buffers.size).toBe(3);
+
+    // A batch handed back twice must not end up under two batches that are alive together.
+    const careless = new DataLoader(samples, cache, { batchSize: 1, seed: 4, prefetch: 0 });
+    const alive: Uint8Array[] = [];
+    for await (const batch of careless.epoch(0)) {
+      alive.push(batch.pixels);
+      if (alive.length > 1) continue;
+      careless.recycle(batch);
+      careless.recycle(batch);
+    }
+    for (let i = 1; i < alive.length; i++) expect(alive[i], `batches ${i - 1} and ${i}`).not.toBe(alive[i - 1]);
+  });
+
   it('decodes each image once: later epochs and later runs (file cache) decode nothing', async () => {
     const cacheDir = tempDir('decode-cache');
     const first = new DecodeCache(options, cacheDir);

@@ -17,9 +17,11 @@ export interface SplitScore {
 export async function scoreSplit(model: Model, dataset: Dataset, samples: Sample[], batchSize: number) {
   const evaluation = await Evaluation.create(model);
   const labels: number[] = [];
-  for await (const batch of evalLoader(dataset, samples, batchSize).epoch(0)) {
+  const loader = evalLoader(dataset, samples, batchSize);
+  for await (const batch of loader.epoch(0)) {
     await evaluation.add(batch);
     labels.push(...batch.labels);
+    loader.recycle(batch);
   }
   const sums = await evaluation.read();
   const score: SplitScore = {

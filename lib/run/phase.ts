@@ -124,6 +124,7 @@ export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
     const doneBefore = state.partial.trainSeconds;
     for await (const batch of loader.epoch(state.epoch, state.batch)) {
       await setup.step(trainer, batch);
+      loader.recycle(batch);
       state.batch++;
       images += batch.labels.length;
       const now = performance.now();

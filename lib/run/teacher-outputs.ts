@@ -81,7 +81,8 @@ export class TeacherOutputs {
     }
     const logits = new Float32Array(expected);
     await teacher.eval();
-    for await (const batch of evalLoader(dataset, [...samples], batchSize).epoch(0)) {
+    const loader = evalLoader(dataset, [...samples], batchSize);
+    for await (const batch of loader.epoch(0)) {
       for (let view = 0; view < views; view++) {
         const n = batch.labels.length;
         const out = await teacher.forward({ ...batch, flip: new Uint8Array(n).fill(view) });
@@ -93,6 +94,7 @@ export class TeacherOutputs {
           );
         }
       }
+      loader.recycle(batch);
     }
     if (file) writeFileAtomic(file, new Uint8Array(logits.buffer));
     return new TeacherOutputs(logits, views, classes, info('computed'));
