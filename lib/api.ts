@@ -16,6 +16,7 @@ import type { ProgressEvent } from './run/progress.js';
 import { writeReports } from './run/report.js';
 import { type Phase, RunFolder } from './run/run-folder.js';
 import { TeacherOutputs } from './run/teacher-outputs.js';
+import { scaledOptimizer } from './schedule.js';
 
 export interface RunOptions {
   /** Stops after the current batch, saves a checkpoint and rejects with E_ABORTED. */
@@ -87,7 +88,7 @@ export async function trainTeacher(config: ConfigInput = {}, options: RunOptions
     model,
     description,
     trainer: {
-      optimizer: c.teacher.optimizer,
+      optimizer: scaledOptimizer(c.teacher),
       loss: {
         mode: 'hinton',
         alpha: 0,
@@ -182,7 +183,7 @@ async function studentPhase(
     model,
     description,
     trainer: {
-      optimizer: phaseConfig.optimizer,
+      optimizer: scaledOptimizer(phaseConfig),
       loss: {
         mode: kd?.loss ?? 'hinton',
         alpha: kd?.alpha ?? 0,

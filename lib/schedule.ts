@@ -52,3 +52,17 @@ export function scheduleInSteps(epochSchedule: EpochSchedule, epochs: number, ba
         : { name: 'constant' };
   return warmupSteps > 0 ? { name: 'warmup', warmupSteps, startFactor: 1 / 3, after: main } : main;
 }
+
+/** The optimizer settings a phase trains with: optimizer.lr scaled for its batch size when lrScaling asks. */
+export function scaledOptimizer<O extends { lr: number }>(phase: {
+  optimizer: O;
+  batchSize: number;
+  lrScaling: false | { rule: 'linear' | 'sqrt'; referenceBatchSize: number };
+}): O {
+  if (!phase.lrScaling) return phase.optimizer;
+  const ratio = phase.batchSize / phase.lrScaling.referenceBatchSize;
+  return {
+    ...phase.optimizer,
+    lr: phase.optimizer.lr * (phase.lrScaling.rule === 'linear' ? ratio : Math.sqrt(ratio)),
+  };
+}

@@ -97,6 +97,12 @@ describe('bad config values', () => {
       /patience/,
     ],
     [
+      'learning-rate scaling rule',
+      { ...ROOT, teacher: { lrScaling: { rule: 'cubic', referenceBatchSize: 32 } } },
+      'teacher.lrScaling',
+      /'linear' \| 'sqrt'/,
+    ],
+    [
       'neither allowed kind',
       { ...ROOT, distill: { classWeights: 'inverse' } },
       'distill.classWeights',

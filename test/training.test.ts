@@ -169,6 +169,37 @@ describe('early stopping', () => {
   });
 });
 
+describe('large-batch learning-rate scaling', () => {
+  it('trains at optimizer.lr × batchSize / referenceBatchSize (linear) or its square root (sqrt)', async () => {
+    type Scaling = false | { rule: 'linear' | 'sqrt'; referenceBatchSize: number };
+    const scalings: Scaling[] = [
+      false,
+      { rule: 'linear', referenceBatchSize: 4 },
+      { rule: 'sqrt', referenceBatchSize: 4 },
+    ];
+    const [plain, linear, sqrt] = await Promise.all(
+      scalings.map((lrScaling) =>
+        trainStudent(
+          tinyConfig(data, tempDir('lr-scaling'), {
+            student: {
+              epochs: 1,
+              batchSize: 16,
+              optimizer: { name: 'sgd', lr: 0.01 },
+              schedule: { name: 'constant' },
+              lrScaling,
+            },
+          }),
+        ),
+      ),
+    );
+    expect(plain?.history[0]?.lr).toBeCloseTo(0.01, 12);
+    expect(linear?.history[0]?.lr).toBeCloseTo(0.04, 12);
+    expect(sqrt?.history[0]?.lr).toBeCloseTo(0.02, 12);
+    // The rate reaches the optimizer, not only the record: the weights move differently.
+    expect(linear?.history[0]?.trainLoss).not.toBe(plain?.history[0]?.trainLoss);
+  }, 60_000);
+});
+
 describe('reproducibility', () => {
   it('two CPU runs with the same seed give identical histories and weights; another seed does not', async () => {
     const dirs = [tempDir('repro'), tempDir('repro'), tempDir('repro')];

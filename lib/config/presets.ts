@@ -8,6 +8,7 @@ const articlePhase: PhaseConfig = {
   epochs: 30,
   batchSize: 32,
   optimizer: { name: 'adam', lr: 1e-3 },
+  lrScaling: false,
   schedule: { name: 'constant' },
   classWeights: 'none',
   labelSmoothing: 0,

@@ -43,11 +43,22 @@ const earlyStopping = z.union(
   { error: 'use false, or { patience: epochs without gain (integer ≥ 1), minDelta: accuracy gain that counts (≥ 0) }' },
 );
 
+/**
+ * Large-batch training: the learning rate grows with the batch size, by batchSize / referenceBatchSize
+ * ('linear', Goyal et al. 2017, for SGD; pair it with warm-up) or its square root ('sqrt', the usual
+ * rule for Adam-type optimizers). optimizer.lr is the rate at referenceBatchSize.
+ */
+const lrScaling = z.union(
+  [z.literal(false), z.object({ rule: z.enum(['linear', 'sqrt']), referenceBatchSize: positiveInt }).strict()],
+  { error: "use false, or { rule: 'linear' | 'sqrt', referenceBatchSize: the batch size optimizer.lr is for }" },
+);
+
 /** What every training phase has. */
 const phaseFields = {
   epochs: positiveInt,
   batchSize: positiveInt,
   optimizer,
+  lrScaling,
   schedule,
   /** 'balanced': n / (classes · n_c) per class, as sklearn's compute_class_weight('balanced'). */
   classWeights: z.union([z.enum(['none', 'balanced']), z.array(z.number().positive()).min(2)], {
