@@ -41,6 +41,22 @@ describe('scanImageFolder', () => {
     expect(ours.skipped).toEqual({ hidden: 2, nonImage: 1 }); // .DS_Store and .hidden.jpg; notes.txt
   });
 
+  it('follows a class folder that is a link, as torchvision does (a dataset assembled from parts)', async () => {
+    const parts = tempDir('class-parts');
+    for (const file of ['one/a/1.jpg', 'one/a/2.png', 'two/b/3.jpg', 'two/b/sub/4.jpg']) {
+      await writeImage(path.join(parts, file), 8, 8);
+    }
+    const assembled = tempDir('linked-classes');
+    fs.symlinkSync(path.join(parts, 'one', 'a'), path.join(assembled, 'a'));
+    fs.symlinkSync(path.join(parts, 'two', 'b'), path.join(assembled, 'b'));
+    const theirs = dataReference<{ classes: string[]; samples: [string, number][] }>('folder', { root: assembled });
+    const ours = await scanImageFolder(assembled);
+    expect(ours.classes).toEqual(['a', 'b']);
+    expect(ours.samples).toHaveLength(4);
+    expect(ours.classes).toEqual(theirs.classes);
+    expect(ours.samples.map((s) => [s.path, s.label])).toEqual(theirs.samples);
+  });
+
   it('names a missing folder and an empty class', async () => {
     const missing = await rejection(scanImageFolder(path.join(root, 'nope')));
     expect(missing.code).toBe('E_DATASET_NOT_FOUND');

@@ -68,10 +68,13 @@ export async function scanImageFolder(root: string): Promise<ImageFolder> {
       { file: root, cause: error },
     );
   }
-  const classes = entries
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    .map((e) => e.name)
-    .sort();
+  // Like torchvision's find_classes (entry.is_dir() follows links), a linked class folder counts.
+  const classes: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    if (e.isDirectory() || (e.isSymbolicLink() && (await isFolder(path.join(root, e.name))))) classes.push(e.name);
+  }
+  classes.sort(byString);
   if (classes.length === 0) {
     throw new KdtorchError('E_DATASET_NOT_FOUND', `${root}: no class folders. Expected ${root}/<class>/<images>`, {
       file: root,

@@ -1,13 +1,15 @@
-// `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--seed 0] [--data DIR]`:
+// `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--seed 0] [--data DIR]
+//   [--device cpu|cuda] [--side both|kdtorch|pytorch] [--out FILE] [--combine A.json,B.json]`:
 // the article's whole experiment (teacher, student alone, distilled student) in kdtorch and in the
 // article's PyTorch code (scripts/bench/reference/article.py), same data, same settings, one run.
 // Prints one table per preset with kdtorch/PyTorch ratios, writes the JSON, and appends the tables,
-// dated and with the command, to docs/results.md.
+// dated and with the command, to docs/results.md. On a GPU machine, where one call may not hold both
+// sides, `--side` runs one and writes its JSON (`--out`); `--combine` makes the tables from such files.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { distill, openDataset, resolveConfig, trainStudent, trainTeacher } from '../../dist/lib/index.js';
+import { distill, info, openDataset, resolveConfig, trainStudent, trainTeacher } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../libtorch.mjs';
 import { runArticle } from './reference/run-article.mjs';
 
@@ -24,11 +26,11 @@ async function timed(work) {
   return { seconds: (performance.now() - start) / 1000, result };
 }
 
-async function kdtorchRun(preset, data, size, epochs, seed, out) {
+async function kdtorchRun(preset, data, size, epochs, seed, device, out) {
   const phase = { epochs };
   const input = {
     preset,
-    device: 'cpu',
+    device,
     seed,
     output: path.join(out, `kdtorch-${preset}`),
     data: { root: data, imageSize: size },
@@ -45,8 +47,9 @@ async function kdtorchRun(preset, data, size, epochs, seed, out) {
   };
 }
 
-function referenceRun(preset, data, size, epochs, seed, out) {
+function referenceRun(preset, data, size, epochs, seed, device, out) {
   const common = ['--data', data, '--size', String(size), '--epochs', String(epochs), '--seed', String(seed)];
+  common.push('--device', device);
   // `recommended` corrects the article; its optimizer, schedule and class weights go along.
   if (preset === 'recommended') {
     common.push('--variant', 'corrected', '--optimizer', 'adamw', '--weight-decay', '1e-4', '--cosine', '--balanced');
@@ -77,31 +80,16 @@ function row(name, side, { seconds, result }) {
   return { figures, line };
 }
 
-export async function benchCompare(args) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      preset: { type: 'string', default: 'seed,recommended' },
-      size: { type: 'string', default: '64' },
-      epochs: { type: 'string', default: '5' },
-      seed: { type: 'string', default: '0' },
-      data: { type: 'string', default: path.resolve(root, '..', 'shared', 'datasets', 'chest_xray') },
-    },
-  });
-  const size = Number(values.size);
-  const epochs = Number(values.epochs);
-  const seed = Number(values.seed);
-  const out = path.join(root, '.tmp', 'bench-compare', new Date().toISOString().replace(/[:.]/g, '-'));
-  fs.mkdirSync(out, { recursive: true });
-  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs} --seed ${seed}`;
-  const setting = `${values.data}, ${size}², ${epochs} epochs per phase, batch 32, CPU (${os.availableParallelism()} threads: ${os.cpus()[0]?.model ?? '?'})`;
-  console.log(`compare: ${setting}\n`);
+/** Where the run happens, in words: the CPU's threads and model, or the GPU's name. */
+async function describeMachine(device) {
+  if (device === 'cpu') return `CPU (${os.availableParallelism()} threads: ${os.cpus()[0]?.model ?? '?'})`;
+  const { devices } = await info();
+  return `${device} (${devices.map((d) => d.name).join(', ') || 'no GPU seen'}), ${os.availableParallelism()} CPU threads`;
+}
+
+function tablesFor(results) {
   const tables = [];
-  const json = {};
-  for (const preset of values.preset.split(',')) {
-    const kd = await kdtorchRun(preset, values.data, size, epochs, seed, out);
-    const ref = await referenceRun(preset, values.data, size, epochs, seed, out);
-    json[preset] = { kdtorch: kd, pytorch: ref };
+  for (const [preset, { kdtorch: kd, pytorch: ref }] of Object.entries(results)) {
     const lines = [
       `**preset \`${preset}\`**`,
       '',
@@ -123,14 +111,76 @@ export async function benchCompare(args) {
       '',
       `Total wall time: kdtorch ${total(kd).toFixed(0)} s, PyTorch ${total(ref).toFixed(0)} s (${(total(ref) / total(kd)).toFixed(2)}× faster).`,
     );
-    console.log(`${lines.join('\n')}\n`);
     tables.push(lines.join('\n'));
   }
-  fs.writeFileSync(path.join(out, 'result.json'), JSON.stringify({ setting, command, results: json }, null, 2));
-  const results = path.join(root, 'docs', 'results.md');
+  return tables;
+}
+
+/** Prints the tables and appends them, dated, with the setting and the command, to docs/results.md. */
+function report({ setting, command, results }) {
+  const tables = tablesFor(results);
+  console.log(`${tables.join('\n\n')}\n`);
+  const file = path.join(root, 'docs', 'results.md');
   fs.appendFileSync(
-    results,
+    file,
     `\n## ${new Date().toISOString().slice(0, 10)} — compare on ${setting}\n\n\`${command}\`\n\n${tables.join('\n\n')}\n`,
   );
-  console.log(`JSON: ${path.join(out, 'result.json')}; tables appended to ${results}`);
+  console.log(`tables appended to ${file}`);
+}
+
+/** One run's JSON per side (from `--side` runs) merged into one: same setting, both sides per preset. */
+function combine(files) {
+  const parts = files.map((file) => JSON.parse(fs.readFileSync(file, 'utf8')));
+  const merged = { setting: parts[0].setting, command: parts.map((p) => p.command).join(' + '), results: {} };
+  for (const part of parts) {
+    if (part.setting !== merged.setting) throw new Error(`--combine: ${part.setting} is not ${merged.setting}`);
+    for (const [preset, sides] of Object.entries(part.results)) {
+      merged.results[preset] = { ...merged.results[preset], ...sides };
+    }
+  }
+  for (const [preset, sides] of Object.entries(merged.results)) {
+    if (!sides.kdtorch || !sides.pytorch) throw new Error(`--combine: preset ${preset} lacks a side`);
+  }
+  return merged;
+}
+
+export async function benchCompare(args) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      preset: { type: 'string', default: 'seed,recommended' },
+      size: { type: 'string', default: '64' },
+      epochs: { type: 'string', default: '5' },
+      seed: { type: 'string', default: '0' },
+      data: { type: 'string', default: path.resolve(root, '..', 'shared', 'datasets', 'chest_xray') },
+      device: { type: 'string', default: 'cpu' },
+      side: { type: 'string', default: 'both' },
+      out: { type: 'string' },
+      combine: { type: 'string' },
+    },
+  });
+  if (values.combine) return report(combine(values.combine.split(',')));
+  if (!['both', 'kdtorch', 'pytorch'].includes(values.side)) throw new Error('--side takes both, kdtorch or pytorch');
+  const size = Number(values.size);
+  const epochs = Number(values.epochs);
+  const seed = Number(values.seed);
+  const { device, side } = values;
+  const work = path.join(root, '.tmp', 'bench-compare', new Date().toISOString().replace(/[:.]/g, '-'));
+  fs.mkdirSync(work, { recursive: true });
+  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs} --seed ${seed} --device ${device}${side === 'both' ? '' : ` --side ${side}`}`;
+  // The data folder is named, not its path: the two sides of a split run may see it at other places.
+  const setting = `${path.basename(values.data)}, ${size}², ${epochs} epochs per phase, batch 32, ${await describeMachine(device)}`;
+  console.log(`compare: ${setting}\n`);
+  const results = {};
+  for (const preset of values.preset.split(',')) {
+    results[preset] = {};
+    if (side !== 'pytorch')
+      results[preset].kdtorch = await kdtorchRun(preset, values.data, size, epochs, seed, device, work);
+    if (side !== 'kdtorch')
+      results[preset].pytorch = referenceRun(preset, values.data, size, epochs, seed, device, work);
+  }
+  const json = values.out ?? path.join(work, 'result.json');
+  fs.writeFileSync(json, JSON.stringify({ setting, command, results }, null, 2));
+  console.log(`JSON: ${json}`);
+  if (side === 'both') report({ setting, command, results });
 }

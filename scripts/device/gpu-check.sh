@@ -2,13 +2,10 @@
 # Runs on the GPU machine (device tool), in one call: loads the prebuilt binary against that
 # machine's torch, prints info() (cudaAvailable must be true) and multiplies matrices on the GPU.
 # If the prebuilt does not load, says why and rebuilds from source there.
+# After bash scripts/device/prepare.sh: run carry [".device/runtime", "dist", "prebuilds"], command: bash scripts/device/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-mkdir -p /tmp/node/bin
-xz -d -c .device/node.xz > /tmp/node/bin/node && chmod +x /tmp/node/bin/node
-export PATH=/tmp/node/bin:$PATH
-export KDTORCH_PYTHON=${KDTORCH_PYTHON:-/opt/torch/.venv/bin/python}
-ln -sfn .device/node_modules node_modules
+source scripts/device/runtime.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 "$KDTORCH_PYTHON" -c 'import torch; print("python torch", torch.__version__, "cuda", torch.cuda.is_available())'
 

@@ -1,5 +1,6 @@
-// Runs scripts/bench/reference/article.py (the article's code in PyTorch, in the project venv) for one
-// phase and returns its JSON and the wall time of the whole process, as the benches compare them.
+// Runs scripts/bench/reference/article.py (the article's code in PyTorch, in the project venv, or the
+// Python KDTORCH_PYTHON names, as on the GPU machine) for one phase and returns its JSON and the wall
+// time of the whole process, as the benches compare them.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { findPackageRoot } from '../../libtorch.mjs';
@@ -7,7 +8,7 @@ import { findPackageRoot } from '../../libtorch.mjs';
 const root = findPackageRoot();
 
 export function runArticle(phase, args) {
-  const python = path.join(root, '.venv', 'bin', 'python');
+  const python = process.env.KDTORCH_PYTHON ?? path.join(root, '.venv', 'bin', 'python');
   const script = path.join(root, 'scripts', 'bench', 'reference', 'article.py');
   const start = performance.now();
   const ran = spawnSync(python, [script, phase, ...args], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });

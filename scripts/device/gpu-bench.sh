@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The article's full experiment on the GPU machine, kdtorch and PyTorch side by side (issue 6), in
+# device calls that each fit 64 MiB and 10 minutes. After `bash scripts/device/prepare.sh` here:
+#   1. run  carry [".device/data-1"]                                            command: bash scripts/device/gpu-bench.sh stage
+#   2. run  carry [".device/data-2", ".device/runtime", "dist", "prebuilds"]    command: bash scripts/device/gpu-bench.sh kdtorch
+#   3. run  (nothing to carry: the machine still holds it)                     command: bash scripts/device/gpu-bench.sh pytorch
+#   (each within the machine's 30 s warm window of the last, or data-1 is gone), then here:
+#   npm run bench -- compare --combine <files_at>/kdtorch.json,<files_at>/pytorch.json
+# SIZE, EPOCHS, PRESET, DEVICE override 224, 30, seed, cuda (DEVICE=cpu and small values rehearse it on a CPU).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+side=${1:?usage: gpu-bench.sh stage|kdtorch|pytorch}
+out=${OUT:-/tmp/kdtorch-out}
+mkdir -p "$out"
+if [ "$side" = stage ]; then
+  du -sh .device/data-1
+  exit 0
+fi
+for part in .device/data-1 .device/data-2; do
+  [ -d "$part/chest_xray" ] || { echo "$part is missing: run the calls in order, each while the machine is warm" >&2; exit 1; }
+done
+# The two parts as one ImageFolder dataset.
+data=/tmp/chest_xray
+mkdir -p "$data/train"
+ln -sfn "$PWD/.device/data-1/chest_xray/train/PNEUMONIA" "$data/train/PNEUMONIA"
+ln -sfn "$PWD/.device/data-2/chest_xray/train/NORMAL" "$data/train/NORMAL"
+ln -sfn "$PWD/.device/data-2/chest_xray/test" "$data/test"
+ln -sfn "$PWD/.device/data-2/chest_xray/val" "$data/val"
+source scripts/device/runtime.sh
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || true
+node scripts/bench/bench.mjs compare --preset "${PRESET:-seed}" --size "${SIZE:-224}" --epochs "${EPOCHS:-30}" \
+  --device "${DEVICE:-cuda}" --side "$side" --data "$data" --out "$out/$side.json" 2>&1 | tee "$out/$side.log"
