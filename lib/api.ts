@@ -36,7 +36,9 @@ export interface DistillOptions extends RunOptions {
 async function prepare(input: ConfigInput, command: string, options: RunOptions) {
   const run = options.resume ? RunFolder.open(options.resume) : RunFolder.create(resolveConfig(input), command);
   const { config } = run;
-  if (options.dataset && JSON.stringify(options.dataset.data) !== JSON.stringify(config.data)) {
+  // deviceCache only says where a phase keeps the decoded pixels: a dataset serves either way.
+  const decoding = (data: Config['data']) => JSON.stringify({ ...data, deviceCache: null });
+  if (options.dataset && decoding(options.dataset.data) !== decoding(config.data)) {
     throw new KdtorchError(
       'E_INVALID_ARGUMENT',
       'options.dataset was opened with other data settings than config.data',

@@ -1,5 +1,7 @@
-// The two ways images reach the native core: normalised float32 NCHW built by the caller, or
-// uint8 NHWC pixels (from the decode cache) normalised and flipped natively on the model's device.
+// The ways images reach the native core: normalised float32 NCHW built by the caller, or uint8 NHWC
+// pixels normalised and flipped natively on the model's device — handed over in a buffer (from the
+// decode cache), or as rows of a PixelStore that already holds them on that device.
+import type { NativePixelStore } from './native.js';
 
 /** Normalised images laid out [N, C, H, W]. */
 export interface TensorData {
@@ -9,12 +11,16 @@ export interface TensorData {
 
 /** uint8 pixels laid out [N, H, W, C], with the per-channel normalisation to apply. */
 export interface PixelData {
+  /** The pixels; empty when the images are rows of `store`. */
   pixels: Uint8Array;
   shape: number[];
   mean: number[];
   std: number[];
   /** One flag per image: non-zero flips it horizontally. Default: none flipped. */
   flip?: Uint8Array;
+  /** A PixelStore already holding the images on the model's device, and which of its rows they are. */
+  store?: NativePixelStore;
+  rows?: Int32Array;
 }
 
 /** A training or evaluation batch: normalised images and their class indices. */
@@ -35,15 +41,19 @@ export interface NativePixelOptions {
   flip: Uint8Array;
   mean: number[];
   std: number[];
+  rows?: Int32Array;
 }
 
-export type NativeImages = [Float32Array | Uint8Array, number[], NativePixelOptions | undefined];
+export type NativeImages = [Float32Array | Uint8Array | NativePixelStore, number[], NativePixelOptions | undefined];
 
 /** The (images, shape, pixel options) arguments the native calls take. */
 export function nativeImages(input: TensorData | PixelData | Batch | PixelBatch): NativeImages {
   if ('pixels' in input) {
     const flip = input.flip ?? new Uint8Array(input.shape[0] ?? 0);
-    return [input.pixels, input.shape, { flip, mean: input.mean, std: input.std }];
+    const options = { flip, mean: input.mean, std: input.std };
+    return input.store && input.rows
+      ? [input.store, input.shape, { ...options, rows: input.rows }]
+      : [input.pixels, input.shape, options];
   }
   return ['images' in input ? input.images : input.data, input.shape, undefined];
 }

@@ -26,6 +26,7 @@ export {
   type SkippedImage,
   warmCache,
 } from './data/loader.js';
+export { PixelStore } from './data/pixel-store.js';
 export { type DatasetSplits, loadSplits, type SplitOptions } from './data/splits.js';
 export { KdtorchError, type KdtorchErrorCode } from './errors.js';
 export { Evaluation, type EvaluationSums } from './evaluation.js';

@@ -24,7 +24,7 @@ export interface DeviceCheck {
   milliseconds: number;
 }
 
-import type { NativePixelOptions, TensorData } from './batch.js';
+import type { NativeImages, NativePixelOptions, TensorData } from './batch.js';
 
 export type { TensorData } from './batch.js';
 
@@ -47,9 +47,16 @@ export interface LoadReport {
   mismatched: string[];
 }
 
+/** A dataset's decoded pixels on a model's device (native/core/image_batch.h PixelStore). */
+export interface NativePixelStore {
+  /** Copies whole H×W×C images into rows first, first + 1, …; queued behind the models' calls. */
+  put(first: number, pixels: Uint8Array): Promise<void>;
+  readonly byteLength: number;
+}
+
 /** One native network. At most one call at a time: a second concurrent call rejects with E_BUSY. */
 export interface NativeModel {
-  forward(images: Float32Array | Uint8Array, shape: number[], pixels?: NativePixelOptions): Promise<TensorData>;
+  forward(images: NativeImages[0], shape: number[], pixels?: NativePixelOptions): Promise<TensorData>;
   setTraining(on: boolean): Promise<void>;
   to(device: string): Promise<void>;
   loadWeights(path: string, options: { strict?: boolean; skip?: string[] }): Promise<LoadReport>;
@@ -94,7 +101,7 @@ export interface StepMetrics {
 }
 
 type NativeStep = (
-  images: Float32Array | Uint8Array,
+  images: NativeImages[0],
   shape: number[],
   labels: Int32Array,
   lr: number,
@@ -121,12 +128,7 @@ export interface EvaluationSums {
 }
 
 export interface NativeEvaluator {
-  add(
-    images: Float32Array | Uint8Array,
-    shape: number[],
-    labels: Int32Array,
-    pixels?: NativePixelOptions,
-  ): Promise<void>;
+  add(images: NativeImages[0], shape: number[], labels: Int32Array, pixels?: NativePixelOptions): Promise<void>;
   read(): Promise<EvaluationSums>;
 }
 
@@ -151,6 +153,10 @@ interface Addon {
     labels: Int32Array,
     loss: NativeLossSpec,
   ): Promise<LossWithGradient>;
+  createPixelStore(
+    model: NativeModel,
+    spec: { count: number; height: number; width: number; channels: number },
+  ): Promise<NativePixelStore>;
   decodeJpeg(
     bytes: Uint8Array,
     height: number,
@@ -239,4 +245,12 @@ export function nativeDecodeJpeg(
   shrinkOnLoad: boolean,
 ): Promise<Buffer | null> {
   return call(() => native().addon.decodeJpeg(bytes, size.height, size.width, size.channels, shrinkOnLoad));
+}
+
+/** An empty store of `count` H×W×C images on `model`'s device. */
+export function createNativePixelStore(
+  model: NativeModel,
+  spec: { count: number; height: number; width: number; channels: number },
+): Promise<NativePixelStore> {
+  return call(() => native().addon.createPixelStore(model, spec));
 }

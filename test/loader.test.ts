@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { locateBinary, readBuildStamp } from '../lib/loader.js';
@@ -51,6 +52,7 @@ describe('the loader', () => {
   it('passes the dynamic loader’s own errors on when libtorch’s CUDA libraries are missing', () => {
     const broken = libtorchWithoutCudaLibraries(findLibtorch().root);
     const result = kdtorch(['info'], { LIBTORCH: broken });
+    fs.rmSync(broken, { recursive: true, force: true }); // hard links: nothing of the venv goes with it
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('[E_BINARY_LOAD] Could not load the kdtorch binary');
     expect(result.stderr).toMatch(/libcudart\.so\.\d+: cannot open shared object file/);

@@ -89,6 +89,8 @@ export const configSchema = z
         onBadImage: z.enum(['error', 'skip']),
         /** A folder for the decode file cache; null keeps decoded images in memory only. */
         cacheDir: z.string().min(1).nullable(),
+        /** Keep the decoded training images on the model's device (PixelStore): batches send row numbers only. */
+        deviceCache: z.boolean(),
         mean: z.array(z.number()).min(1),
         std: z.array(z.number().positive()).min(1),
       })

@@ -7,6 +7,7 @@ import type { PixelBatch } from '../batch.js';
 import { KdtorchError } from '../errors.js';
 import type { DecodeCache } from './decode-cache.js';
 import type { Sample } from './image-folder.js';
+import type { PixelStore } from './pixel-store.js';
 import { shuffled, streamRandom } from './random.js';
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
@@ -29,6 +30,11 @@ export interface LoaderOptions {
   onSkip?: (file: string, reason: string) => void;
   /** Batches prepared ahead of the one being consumed. Default 2. */
   prefetch?: number;
+  /**
+   * Serve store rows instead of pixels: the store holds these very samples (PixelStore.fill with the
+   * same array) on the model's device, so no pixels are copied per batch.
+   */
+  store?: PixelStore;
 }
 
 export interface SkippedImage {
@@ -53,6 +59,11 @@ export class DataLoader {
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
       throw new KdtorchError('E_INVALID_ARGUMENT', `batchSize must be a positive integer, got ${options.batchSize}`, {
         field: 'batchSize',
+      });
+    }
+    if (options.store && options.store.samples !== samples) {
+      throw new KdtorchError('E_INVALID_ARGUMENT', 'store must be filled from the samples this loader serves', {
+        field: 'store',
       });
     }
     this.positions = new Map(samples.map((sample, i) => [sample, i]));
@@ -85,7 +96,7 @@ export class DataLoader {
     const { height, width, channels } = this.cache.options;
     const full = this.options.batchSize * height * width * channels;
     const spares = (this.options.prefetch ?? 2) + 2; // the batches one epoch() holds at once
-    const pixels = batch.pixels;
+    const pixels = batch.pixels; // empty for store rows: not a full batch, so never kept
     // A buffer handed back twice would end up under two batches at once.
     if (
       pixels.byteLength === full &&
@@ -138,13 +149,7 @@ export class DataLoader {
     const kept = samples.map((_, i) => i).filter((i) => decoded[i] !== undefined);
     if (kept.length === 0) return undefined;
     const { height, width, channels } = this.cache.options;
-    const imageBytes = height * width * channels;
-    // Every byte is written below, so skip the zero-fill a new Uint8Array would do.
-    const pixels =
-      (kept.length === this.options.batchSize && this.spare.pop()) || Buffer.allocUnsafe(kept.length * imageBytes);
-    for (const [n, i] of kept.entries()) pixels.set(decoded[i] as Uint8Array, n * imageBytes);
-    return {
-      pixels,
+    const common = {
       shape: [kept.length, height, width, channels],
       labels: Int32Array.from(kept, (i) => (samples[i] as Sample).label),
       indices: Uint32Array.from(kept, (i) => this.positions.get(samples[i] as Sample) as number),
@@ -152,6 +157,16 @@ export class DataLoader {
       mean: this.options.mean ?? IMAGENET_MEAN,
       std: this.options.std ?? IMAGENET_STD,
     };
+    const store = this.options.store;
+    // A store's rows are the loader's sample positions, which `indices` already holds.
+    if (store)
+      return { ...common, pixels: new Uint8Array(0), store: store.native, rows: Int32Array.from(common.indices) };
+    const imageBytes = height * width * channels;
+    // Every byte is written below, so skip the zero-fill a new Uint8Array would do.
+    const pixels =
+      (kept.length === this.options.batchSize && this.spare.pop()) || Buffer.allocUnsafe(kept.length * imageBytes);
+    for (const [n, i] of kept.entries()) pixels.set(decoded[i] as Uint8Array, n * imageBytes);
+    return { ...common, pixels };
   }
 
   private async decodeAll(samples: Sample[]): Promise<(Uint8Array | undefined)[]> {

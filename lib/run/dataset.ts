@@ -6,6 +6,7 @@ import type { DecodeOptions } from '../data/decode.js';
 import { DecodeCache } from '../data/decode-cache.js';
 import type { Sample } from '../data/image-folder.js';
 import { DataLoader } from '../data/loader.js';
+import type { PixelStore } from '../data/pixel-store.js';
 import { type DatasetSplits, loadSplits } from '../data/splits.js';
 import { KdtorchError } from '../errors.js';
 
@@ -31,10 +32,11 @@ export async function openDataset(data: Config['data'], seed: number): Promise<D
   return { splits, val: data.validateOn === 'test' ? splits.test : splits.val, cache, data };
 }
 
-/** Training batches for one phase: seeded shuffle and flips. */
-export function trainLoader(dataset: Dataset, phase: PhaseConfig, seed: number): DataLoader {
+/** Training batches for one phase: seeded shuffle and flips; from `store` when given (data.deviceCache). */
+export function trainLoader(dataset: Dataset, phase: PhaseConfig, seed: number, store?: PixelStore): DataLoader {
   const { train } = dataset.splits;
   return new DataLoader(train, dataset.cache, {
+    ...(store ? { store } : {}),
     batchSize: phase.batchSize,
     shuffle: true,
     seed,

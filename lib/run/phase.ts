@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PhaseConfig } from '../config/schema.js';
 import type { SkippedImage } from '../data/loader.js';
+import { PixelStore } from '../data/pixel-store.js';
 import { KdtorchError } from '../errors.js';
 import type { Model } from '../model.js';
 import type { ModelDescription } from '../model-file.js';
@@ -88,7 +89,8 @@ export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
   const emit = setup.onProgress ?? (() => {});
   const config = run.config;
   const phaseConfig: PhaseConfig = config[phase];
-  const loader = trainLoader(dataset, phaseConfig, config.seed);
+  const store = config.data.deviceCache ? await PixelStore.fill(model, dataset.splits.train, dataset.cache) : undefined;
+  const loader = trainLoader(dataset, phaseConfig, config.seed, store);
   const batches = loader.batchCount;
   const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, batches);
   const trainer = await Trainer.create(model, { ...setup.trainer, schedule });

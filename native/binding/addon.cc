@@ -14,6 +14,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kdtorch::binding::registerModel(env, exports);
   kdtorch::binding::registerTrainer(env, exports);
   kdtorch::binding::registerImage(env, exports);
+  kdtorch::binding::registerPixelStore(env, exports);
   return exports;
 }
 

@@ -11,6 +11,7 @@
 #include "../core/image_batch.h"
 #include "../core/model.h"
 #include "async.h"
+#include "pixel_store_wrap.h"
 
 namespace kdtorch::binding {
 
@@ -57,14 +58,20 @@ inline torch::Tensor viewFloat32(Napi::Env env, const Napi::Value& data, const N
 }
 
 // A batch of images as JS hands it over: normalised float32 NCHW, or uint8 NHWC pixels with a flip
-// flag per image and the normalisation to apply (turned into the float input on the model's device).
+// flag per image and the normalisation to apply (turned into the float input on the model's device),
+// the pixels given either in a buffer or as rows of a PixelStore.
 struct ImageInput {
-  torch::Tensor data;
+  torch::Tensor data;  // float NCHW or uint8 NHWC; empty when the pixels are store rows
+  std::shared_ptr<PixelStore> store;
+  torch::Tensor rows;  // int32 row per image, with `store`
   torch::Tensor flip;
   PixelNormalization norm;
   bool pixels = false;
 
-  torch::Tensor on(const c10::Device& device) const { return pixels ? pixelsToInput(data, flip, norm, device) : data; }
+  torch::Tensor on(const c10::Device& device) const {
+    if (!pixels) return data;
+    return pixelsToInput(store ? store->gather(rows) : data, flip, norm, device);
+  }
 };
 
 inline std::vector<double> readNumbers(Napi::Env env, const Napi::Value& value, const std::string& what) {
@@ -75,30 +82,49 @@ inline std::vector<double> readNumbers(Napi::Env env, const Napi::Value& value, 
   return out;
 }
 
-// (images: Float32Array | Uint8Array, shape, pixels?: { flip: Uint8Array, mean: number[], std: number[] })
+// (images: Float32Array | Uint8Array | NativePixelStore, shape,
+//  pixels?: { flip: Uint8Array, mean: number[], std: number[], rows?: Int32Array (with a store) })
 inline ImageInput readImages(Napi::Env env, const Napi::Value& images, const Napi::Value& shape,
                              const Napi::Value& pixelOptions, const std::string& what) {
   ImageInput input;
-  if (!images.IsTypedArray() || images.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  input.store = PixelStoreWrap::unwrapIf(env, images);
+  const bool uint8 = images.IsTypedArray() && images.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+  if (!input.store && !uint8) {
     input.data = viewFloat32(env, images, shape, what);
     return input;
   }
-  auto array = images.As<Napi::Uint8Array>();
   const auto dims = readShape(env, shape, what);
-  int64_t elements = 1;
-  for (auto d : dims) elements *= d;
-  if (dims.size() != 4 || elements != static_cast<int64_t>(array.ElementLength())) {
-    throw makeError(env, "E_SHAPE_MISMATCH", what + ": pixels need shape [N, H, W, C] matching their length");
-  }
   if (!pixelOptions.IsObject()) throw makeError(env, "E_INVALID_ARGUMENT", what + ": pixels need { flip, mean, std }");
   auto o = pixelOptions.As<Napi::Object>();
+  if (input.store) {
+    const auto& stored = input.store->pixels();
+    if (dims.size() != 4 || dims[1] != stored.size(1) || dims[2] != stored.size(2) || dims[3] != stored.size(3)) {
+      throw makeError(env, "E_SHAPE_MISMATCH",
+                      what + ": shape " + c10::str(c10::IntArrayRef(dims)) + " does not fit the pixel store's " +
+                          c10::str(stored.sizes().slice(1)) + " images");
+    }
+    auto rows = o.Get("rows");
+    if (!rows.IsTypedArray() || rows.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        static_cast<int64_t>(rows.As<Napi::Int32Array>().ElementLength()) != dims[0]) {
+      throw makeError(env, "E_INVALID_ARGUMENT", what + ": rows must be an Int32Array with one store row per image");
+    }
+    auto rowArray = rows.As<Napi::Int32Array>();
+    input.rows = torch::from_blob(rowArray.Data(), {dims[0]}, torch::kInt32);
+  } else {
+    auto array = images.As<Napi::Uint8Array>();
+    int64_t elements = 1;
+    for (auto d : dims) elements *= d;
+    if (dims.size() != 4 || elements != static_cast<int64_t>(array.ElementLength())) {
+      throw makeError(env, "E_SHAPE_MISMATCH", what + ": pixels need shape [N, H, W, C] matching their length");
+    }
+    input.data = torch::from_blob(array.Data(), dims, torch::kUInt8);
+  }
   auto flip = o.Get("flip");
   if (!flip.IsTypedArray() || flip.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw makeError(env, "E_INVALID_ARGUMENT", what + ": flip must be a Uint8Array with one flag per image");
   }
   auto flags = flip.As<Napi::Uint8Array>();
   input.pixels = true;
-  input.data = torch::from_blob(array.Data(), dims, torch::kUInt8);
   input.flip = torch::from_blob(flags.Data(), {static_cast<int64_t>(flags.ElementLength())}, torch::kUInt8);
   input.norm.mean = readNumbers(env, o.Get("mean"), what + ": mean");
   input.norm.std = readNumbers(env, o.Get("std"), what + ": std");

@@ -8,5 +8,6 @@ void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerModel(Napi::Env env, Napi::Object exports);
 void registerTrainer(Napi::Env env, Napi::Object exports);
 void registerImage(Napi::Env env, Napi::Object exports);
+void registerPixelStore(Napi::Env env, Napi::Object exports);
 
 }  // namespace kdtorch::binding

@@ -32,7 +32,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
 // Constructors kept per Node environment (worker threads each have their own).
 struct Constructors {
-  Napi::FunctionReference model, trainer, evaluator;
+  Napi::FunctionReference model, trainer, evaluator, pixelStore;
 };
 
 }  // namespace kdtorch::binding

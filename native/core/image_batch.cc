@@ -28,4 +28,28 @@ torch::Tensor pixelsToInput(const torch::Tensor& nhwc, const torch::Tensor& flip
   return torch::addcmul(b, x.permute({0, 3, 1, 2}).contiguous().to(torch::kFloat32), s);
 }
 
+PixelStore::PixelStore(int64_t count, int64_t height, int64_t width, int64_t channels, const c10::Device& device)
+    : pixels_(
+          torch::empty({count, height, width, channels}, torch::TensorOptions().dtype(torch::kUInt8).device(device))) {}
+
+void PixelStore::put(int64_t first, const uint8_t* pixels, int64_t images) {
+  if (first < 0 || images < 0 || first + images > pixels_.size(0)) {
+    throw std::invalid_argument("pixel store rows " + std::to_string(first) + ".." + std::to_string(first + images) +
+                                " are outside its " + std::to_string(pixels_.size(0)) + " rows");
+  }
+  auto sizes = pixels_.sizes().vec();
+  sizes[0] = images;
+  const auto source = torch::from_blob(const_cast<uint8_t*>(pixels), sizes, torch::kUInt8);
+  pixels_.narrow(0, first, images).copy_(source);
+}
+
+torch::Tensor PixelStore::gather(const torch::Tensor& indices) const {
+  // Checked on the host, where the indices come from: a check on the device would wait for it.
+  const auto rows = indices.to(torch::kCPU, torch::kInt64);
+  if (rows.numel() > 0 && (rows.min().item<int64_t>() < 0 || rows.max().item<int64_t>() >= pixels_.size(0))) {
+    throw std::invalid_argument("pixel store row index out of range 0.." + std::to_string(pixels_.size(0) - 1));
+  }
+  return pixels_.index_select(0, rows.to(pixels_.device(), /*non_blocking=*/true));
+}
+
 }  // namespace kdtorch

@@ -17,4 +17,22 @@ struct PixelNormalization {
 torch::Tensor pixelsToInput(const torch::Tensor& nhwc, const torch::Tensor& flip, const PixelNormalization& norm,
                             const c10::Device& device);
 
+// Every image of a dataset, decoded, in one uint8 [N, H, W, C] tensor on a device (the GPU's memory
+// for a GPU run): an epoch then sends only row indices and flip flags, and each batch is gathered,
+// flipped and normalised where the model is. Rows are filled once, from the decode cache.
+class PixelStore {
+ public:
+  PixelStore(int64_t count, int64_t height, int64_t width, int64_t channels, const c10::Device& device);
+
+  // Copies `images` consecutive H×W×C images into rows first .. first + images - 1.
+  void put(int64_t first, const uint8_t* pixels, int64_t images);
+  // The rows `indices` (integers, on the host) as uint8 [n, H, W, C] on the store's device.
+  torch::Tensor gather(const torch::Tensor& indices) const;
+
+  const torch::Tensor& pixels() const { return pixels_; }
+
+ private:
+  torch::Tensor pixels_;
+};
+
 }  // namespace kdtorch
