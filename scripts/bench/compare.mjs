@@ -1,14 +1,17 @@
 // `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--seed 0] [--data DIR]
-//   [--device cpu|cuda] [--side both|kdtorch|pytorch] [--out FILE] [--combine A.json,B.json]`:
+//   [--device cpu|cuda] [--side both|kdtorch|pytorch] [--out FILE] [--combine A.json,B.json] [--set field=value]…`:
 // the article's whole experiment (teacher, student alone, distilled student) in kdtorch and in the
 // article's PyTorch code (scripts/bench/reference/article.py), same data, same settings, one run.
 // Prints one table per preset with kdtorch/PyTorch ratios, writes the JSON, and appends the tables,
 // dated and with the command, to docs/results.md. On a GPU machine, where one call may not hold both
 // sides, `--side` runs one and writes its JSON (`--out`); `--combine` makes the tables from such files.
+// `--set` changes kdtorch's side only (e.g. data.deviceCache=true, teacher.channelsLast=true): the
+// setting line says so, so a table never passes such a run off as the same recipe.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { applyOverride } from '../../dist/lib/config/resolve.js';
 import { distill, info, openDataset, resolveConfig, trainStudent, trainTeacher } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../libtorch.mjs';
 import { runArticle } from './reference/run-article.mjs';
@@ -26,9 +29,9 @@ async function timed(work) {
   return { seconds: (performance.now() - start) / 1000, result };
 }
 
-async function kdtorchRun(preset, data, size, epochs, seed, device, out) {
+async function kdtorchRun(preset, data, size, epochs, seed, device, out, overrides) {
   const phase = { epochs };
-  const input = {
+  const base = {
     preset,
     device,
     seed,
@@ -38,6 +41,7 @@ async function kdtorchRun(preset, data, size, epochs, seed, device, out) {
     student: phase,
     distill: phase,
   };
+  const input = overrides.reduce(applyOverride, base);
   const config = resolveConfig(input);
   const dataset = await openDataset(config.data, config.seed);
   return {
@@ -157,6 +161,7 @@ export async function benchCompare(args) {
       side: { type: 'string', default: 'both' },
       out: { type: 'string' },
       combine: { type: 'string' },
+      set: { type: 'string', multiple: true, default: [] },
     },
   });
   if (values.combine) return report(combine(values.combine.split(',')));
@@ -167,15 +172,17 @@ export async function benchCompare(args) {
   const { device, side } = values;
   const work = path.join(root, '.tmp', 'bench-compare', new Date().toISOString().replace(/[:.]/g, '-'));
   fs.mkdirSync(work, { recursive: true });
-  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs} --seed ${seed} --device ${device}${side === 'both' ? '' : ` --side ${side}`}`;
+  const sets = values.set.map((assignment) => ` --set ${assignment}`).join('');
+  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs} --seed ${seed} --device ${device}${side === 'both' ? '' : ` --side ${side}`}${sets}`;
   // The data folder is named, not its path: the two sides of a split run may see it at other places.
-  const setting = `${path.basename(values.data)}, ${size}², ${epochs} epochs per phase, batch 32, ${await describeMachine(device)}`;
+  const changed = values.set.length ? `; kdtorch with ${values.set.join(', ')}` : '';
+  const setting = `${path.basename(values.data)}, ${size}², ${epochs} epochs per phase, batch 32, ${await describeMachine(device)}${changed}`;
   console.log(`compare: ${setting}\n`);
   const results = {};
   for (const preset of values.preset.split(',')) {
     results[preset] = {};
     if (side !== 'pytorch')
-      results[preset].kdtorch = await kdtorchRun(preset, values.data, size, epochs, seed, device, work);
+      results[preset].kdtorch = await kdtorchRun(preset, values.data, size, epochs, seed, device, work, values.set);
     if (side !== 'kdtorch')
       results[preset].pytorch = referenceRun(preset, values.data, size, epochs, seed, device, work);
   }

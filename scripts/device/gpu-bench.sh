@@ -6,7 +6,8 @@
 #   3. run  (nothing to carry: the machine still holds it)                     command: bash scripts/device/gpu-bench.sh pytorch
 #   (each within the machine's 30 s warm window of the last, or data-1 is gone), then here:
 #   npm run bench -- compare --combine <files_at>/kdtorch.json,<files_at>/pytorch.json
-# SIZE, EPOCHS, PRESET, DEVICE override 224, 30, seed, cuda (DEVICE=cpu and small values rehearse it on a CPU).
+# SIZE, EPOCHS, PRESET, DEVICE override 224, 30, seed, cuda (DEVICE=cpu and small values rehearse it on a CPU);
+# further arguments go to compare, e.g. --set data.deviceCache=true for the kdtorch side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 side=${1:?usage: gpu-bench.sh stage|kdtorch|pytorch}
@@ -29,4 +30,4 @@ ln -sfn "$PWD/.device/data-2/chest_xray/val" "$data/val"
 source scripts/device/runtime.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || true
 node scripts/bench/bench.mjs compare --preset "${PRESET:-seed}" --size "${SIZE:-224}" --epochs "${EPOCHS:-30}" \
-  --device "${DEVICE:-cuda}" --side "$side" --data "$data" --out "$out/$side.json" 2>&1 | tee "$out/$side.log"
+  --device "${DEVICE:-cuda}" --side "$side" --data "$data" --out "$out/$side.json" "${@:2}" 2>&1 | tee "$out/$side.log"
