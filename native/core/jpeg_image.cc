@@ -1,10 +1,11 @@
 #include "jpeg_image.h"
 
-#include <jpeglib.h>
-
 #include <csetjmp>
-#include <cstdio>  // jpeglib.h needs FILE declared first
+#include <cstdio>
 #include <cstring>
+
+// After <cstdio>: jpeglib.h uses FILE without declaring it.
+#include <jpeglib.h>
 
 #include "resize.h"
 
