@@ -6,7 +6,8 @@
 // dated and with the command, to docs/results.md. On a GPU machine, where one call may not hold both
 // sides, `--side` runs one and writes its JSON (`--out`); `--combine` makes the tables from such files.
 // `--set` changes kdtorch's side only (e.g. data.deviceCache=true, teacher.channelsLast=true): the
-// setting line says so, so a table never passes such a run off as the same recipe.
+// setting line says so, so a table never passes such a run off as the same recipe. The reference
+// trains and validates on kdtorch's split lists (`--splits`), so both sides see the same images.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +30,8 @@ async function timed(work) {
   return { seconds: (performance.now() - start) / 1000, result };
 }
 
-async function kdtorchRun(preset, data, size, epochs, seed, device, out, overrides) {
+/** A preset's kdtorch settings for this run: the bench's size, epochs, seed and device, then `--set`. */
+function kdtorchInput(preset, data, size, epochs, seed, device, out, overrides) {
   const phase = { epochs };
   const base = {
     preset,
@@ -41,7 +43,10 @@ async function kdtorchRun(preset, data, size, epochs, seed, device, out, overrid
     student: phase,
     distill: phase,
   };
-  const input = overrides.reduce(applyOverride, base);
+  return overrides.reduce(applyOverride, base);
+}
+
+async function kdtorchRun(input) {
   const config = resolveConfig(input);
   const dataset = await openDataset(config.data, config.seed);
   return {
@@ -51,9 +56,22 @@ async function kdtorchRun(preset, data, size, epochs, seed, device, out, overrid
   };
 }
 
-function referenceRun(preset, data, size, epochs, seed, device, out) {
+/**
+ * kdtorch's training and validation lists for `input`, relative to the data folder, written for the
+ * reference: otherwise each side carves its own validation set, with its own generator, and the two
+ * train and select on different images for the same seed.
+ */
+async function writeSplits(input, file) {
+  const config = resolveConfig(input);
+  const { splits, val } = await openDataset(config.data, config.seed);
+  const list = (samples) => samples.map((s) => [path.relative(config.data.root, s.path), s.label]);
+  fs.writeFileSync(file, JSON.stringify({ classes: splits.classes, train: list(splits.train), val: list(val) }));
+  return file;
+}
+
+function referenceRun(preset, data, size, epochs, seed, device, out, splits) {
   const common = ['--data', data, '--size', String(size), '--epochs', String(epochs), '--seed', String(seed)];
-  common.push('--device', device);
+  common.push('--device', device, '--splits', splits);
   // `recommended` corrects the article; its optimizer, schedule and class weights go along.
   if (preset === 'recommended') {
     common.push('--variant', 'corrected', '--optimizer', 'adamw', '--weight-decay', '1e-4', '--cosine', '--balanced');
@@ -181,10 +199,12 @@ export async function benchCompare(args) {
   const results = {};
   for (const preset of values.preset.split(',')) {
     results[preset] = {};
-    if (side !== 'pytorch')
-      results[preset].kdtorch = await kdtorchRun(preset, values.data, size, epochs, seed, device, work, values.set);
-    if (side !== 'kdtorch')
-      results[preset].pytorch = referenceRun(preset, values.data, size, epochs, seed, device, work);
+    const input = kdtorchInput(preset, values.data, size, epochs, seed, device, work, values.set);
+    if (side !== 'pytorch') results[preset].kdtorch = await kdtorchRun(input);
+    if (side !== 'kdtorch') {
+      const splits = await writeSplits(input, path.join(work, `splits-${preset}.json`));
+      results[preset].pytorch = referenceRun(preset, values.data, size, epochs, seed, device, work, splits);
+    }
   }
   const json = values.out ?? path.join(work, 'result.json');
   fs.writeFileSync(json, JSON.stringify({ setting, command, results }, null, 2));

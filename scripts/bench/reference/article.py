@@ -3,16 +3,19 @@ DistillationLoss and training loop (validation on the test split, the 'frozen' t
 nn.KLDivLoss() with reduction 'mean' and no T²). `--variant corrected` applies kdtorch's
 corrections instead: really frozen backbone when given pretrained weights, KL batchmean × T², and
 validation carved from train (stratified, seeded). The article gives no optimizer: Adam at 1e-3,
-as kdtorch's `seed` preset.
+as kdtorch's `seed` preset. `--splits` takes kdtorch's training and validation lists instead of
+ImageFolder's train split and this script's own carve-out (compare passes them: both sides then
+train and select on the same images).
 
 Usage: python article.py PHASE --data DIR [--size 224] [--epochs 30] [--batch 32] [--lr 1e-3]
        [--alpha 0.25] [--temperature 1] [--teacher FILE] [--out FILE] [--variant article|corrected]
        [--device cpu] [--threads N] [--seed 0] [--workers 0] [--latency-repeats 20]
-       [--optimizer adam|adamw] [--weight-decay 0] [--cosine] [--balanced]
+       [--optimizer adam|adamw] [--weight-decay 0] [--cosine] [--balanced] [--splits FILE]
 The last four give kdtorch's `recommended` settings (AdamW, cosine per batch, balanced class weights).
 PHASE: teacher | student | distill. Prints one JSON line."""
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -71,6 +74,22 @@ class DistillationLoss(nn.Module):
         return (1 - self.alpha) * self.ce(s, y) + self.alpha * kd
 
 
+class FileList(torch.utils.data.Dataset):
+    """Images named by a split list of [path relative to the data folder, label] pairs."""
+
+    def __init__(self, root, items, transform):
+        self.samples = [(os.path.join(root, p), label) for p, label in items]
+        self.targets = [label for _, label in self.samples]
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        path, label = self.samples[i]
+        return self.transform(datasets.folder.default_loader(path)), label
+
+
 def loaders(a):
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
     train_tf = transforms.Compose([transforms.Resize((a.size, a.size)), transforms.RandomHorizontalFlip(),
@@ -79,8 +98,15 @@ def loaders(a):
                                   transforms.Normalize(mean, std)])
     train = datasets.ImageFolder(f"{a.data}/train", transform=train_tf)
     test = datasets.ImageFolder(f"{a.data}/test", transform=test_tf)
-    if a.variant == "corrected":
-        # Stratified, seeded 10% of train (+ the tiny val split) for validation, as kdtorch does.
+    if a.splits:
+        with open(a.splits) as f:
+            lists = json.load(f)
+        if lists["classes"] != test.classes:
+            raise SystemExit(f"{a.splits} has classes {lists['classes']} but {a.data}/test has {test.classes}")
+        train, val_set = FileList(a.data, lists["train"], train_tf), FileList(a.data, lists["val"], test_tf)
+    elif a.variant == "corrected":
+        # Stratified, seeded 10% of train for validation: kdtorch's rule, not its images (kdtorch merges
+        # a tiny val/ into the pool first and shuffles with its own generator; --splits gives its lists).
         g = torch.Generator().manual_seed(a.seed)
         targets = torch.tensor(train.targets)
         val_idx = []
@@ -167,6 +193,7 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--cosine", action="store_true", help="CosineAnnealingLR over all batches, stepped per batch")
     ap.add_argument("--balanced", action="store_true", help="class weights n / (classes * n_c) from train")
+    ap.add_argument("--splits", default=None, help="JSON {classes, train, val}: [path, label] lists (kdtorch's)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
