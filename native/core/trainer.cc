@@ -3,44 +3,19 @@
 #include <stdexcept>
 
 namespace kdtorch {
-namespace {
-
-std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const OptimizerSpec& o,
-                                                       const std::vector<torch::Tensor>& params) {
-  if (!(o.lr > 0)) throw std::invalid_argument("optimizer lr must be > 0, got " + std::to_string(o.lr));
-  if (o.name == "sgd") {
-    return std::make_unique<torch::optim::SGD>(
-        params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(o.weightDecay));
-  }
-  if (o.name == "adam") {
-    return std::make_unique<torch::optim::Adam>(
-        params, torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weightDecay));
-  }
-  if (o.name == "adamw") {
-    return std::make_unique<torch::optim::AdamW>(
-        params, torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weightDecay));
-  }
-  throw std::invalid_argument("optimizer '" + o.name + "' is not one of 'sgd', 'adam', 'adamw'");
-}
-
-}  // namespace
-
 Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, const TrainerSpec& spec)
     : model_(std::move(model)), teacher_(std::move(teacher)), spec_(spec) {
   if (spec_.freeze != "none" && spec_.freeze != "backbone") {
     throw std::invalid_argument("freeze must be 'none' or 'backbone', got '" + spec_.freeze + "'");
   }
-  std::vector<torch::Tensor> params;
+  NamedTensors trainable;
   for (auto& item : model_->module().named_parameters()) {
     const bool learns = spec_.freeze == "none" || item.key().rfind("fc.", 0) == 0;
     item.value().set_requires_grad(learns);
-    if (learns) {
-      trainable_.emplace_back(item.key(), item.value());
-      params.push_back(item.value());
-    }
+    if (learns) trainable.emplace_back(item.key(), item.value());
   }
   if (spec_.loss.classWeights.defined()) spec_.loss.classWeights = spec_.loss.classWeights.to(model_->device());
-  optimizer_ = makeOptimizer(spec_.optimizer, params);
+  optimizer_ = std::make_unique<FusedOptimizer>(std::move(trainable), spec_.optimizer);
   sums_ = torch::zeros({5}, torch::TensorOptions().dtype(torch::kFloat64).device(model_->device()));
 }
 
@@ -99,7 +74,7 @@ void Trainer::distillStep(const torch::Tensor& images, const torch::Tensor& labe
 
 void Trainer::finishStep(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& loss,
                          const torch::Tensor& ce, const torch::Tensor& kd) {
-  optimizer_->zero_grad();
+  optimizer_->zeroGrad();
   loss.backward();
   optimizer_->step();
   torch::NoGradGuard noGrad;
@@ -116,62 +91,12 @@ Metrics Trainer::takeMetrics() {
   return {v[0], v[1], v[2], static_cast<int64_t>(v[3]), static_cast<int64_t>(v[4])};
 }
 
-void Trainer::setLearningRate(double lr) {
-  if (!(lr >= 0)) throw std::invalid_argument("learning rate must be >= 0, got " + std::to_string(lr));
-  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
-}
+void Trainer::setLearningRate(double lr) { optimizer_->setLearningRate(lr); }
 
-double Trainer::learningRate() const { return optimizer_->param_groups().front().options().get_lr(); }
+double Trainer::learningRate() const { return optimizer_->learningRate(); }
 
-NamedTensors Trainer::optimizerState() {
-  NamedTensors out;
-  auto& state = optimizer_->state();
-  for (const auto& [name, param] : trainable_) {
-    const auto found = state.find(param.unsafeGetTensorImpl());
-    if (found == state.end()) continue;
-    if (auto* sgd = dynamic_cast<torch::optim::SGDParamState*>(found->second.get())) {
-      if (sgd->momentum_buffer().defined()) out.emplace_back(name + ".momentum_buffer", sgd->momentum_buffer());
-    } else if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(found->second.get())) {
-      out.emplace_back(name + ".step", torch::tensor(adam->step(), torch::kInt64));
-      out.emplace_back(name + ".exp_avg", adam->exp_avg());
-      out.emplace_back(name + ".exp_avg_sq", adam->exp_avg_sq());
-    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(found->second.get())) {
-      out.emplace_back(name + ".step", torch::tensor(adamw->step(), torch::kInt64));
-      out.emplace_back(name + ".exp_avg", adamw->exp_avg());
-      out.emplace_back(name + ".exp_avg_sq", adamw->exp_avg_sq());
-    }
-  }
-  return out;
-}
+NamedTensors Trainer::optimizerState() { return optimizer_->state(); }
 
-void Trainer::loadOptimizerState(const NamedTensors& saved) {
-  std::map<std::string, torch::Tensor> byName(saved.begin(), saved.end());
-  auto take = [&](const std::string& key) {
-    const auto found = byName.find(key);
-    if (found == byName.end()) throw WeightsMismatchError("checkpoint optimizer state lacks '" + key + "'");
-    return found->second.to(model_->device());
-  };
-  auto& state = optimizer_->state();
-  for (const auto& [name, param] : trainable_) {
-    void* key = param.unsafeGetTensorImpl();
-    if (spec_.optimizer.name == "sgd") {
-      if (!byName.count(name + ".momentum_buffer")) continue;
-      auto s = std::make_unique<torch::optim::SGDParamState>();
-      s->momentum_buffer(take(name + ".momentum_buffer"));
-      state[key] = std::move(s);
-    } else if (byName.count(name + ".step")) {
-      const int64_t step = take(name + ".step").item<int64_t>();
-      if (spec_.optimizer.name == "adam") {
-        auto s = std::make_unique<torch::optim::AdamParamState>();
-        s->step(step).exp_avg(take(name + ".exp_avg")).exp_avg_sq(take(name + ".exp_avg_sq"));
-        state[key] = std::move(s);
-      } else {
-        auto s = std::make_unique<torch::optim::AdamWParamState>();
-        s->step(step).exp_avg(take(name + ".exp_avg")).exp_avg_sq(take(name + ".exp_avg_sq"));
-        state[key] = std::move(s);
-      }
-    }
-  }
-}
+void Trainer::loadOptimizerState(const NamedTensors& saved) { optimizer_->loadState(saved); }
 
 }  // namespace kdtorch

@@ -9,17 +9,9 @@
 #include "distill_loss.h"
 #include "model.h"
 #include "named_tensors.h"
+#include "optimizer.h"
 
 namespace kdtorch {
-
-struct OptimizerSpec {
-  std::string name = "sgd";  // "sgd", "adam" or "adamw"
-  double lr = 0.01;
-  double momentum = 0;
-  bool nesterov = false;
-  double weightDecay = 0;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-};
 
 struct TrainerSpec {
   OptimizerSpec optimizer;
@@ -64,8 +56,7 @@ class Trainer {
 
   std::shared_ptr<Model> model_, teacher_;
   TrainerSpec spec_;
-  std::vector<std::pair<std::string, torch::Tensor>> trainable_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<FusedOptimizer> optimizer_;
   torch::Tensor sums_;  // [loss, ce, kd, correct, count] in float64 on the model's device
 };
 
