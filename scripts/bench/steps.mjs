@@ -1,6 +1,10 @@
-// `npm run bench -- steps [--batch 32] [--size 224] [--repeats 3] [--rounds 4]`: per-call time of the
-// training steps and inference, kdtorch against PyTorch eager (same torch, same threads, same batch),
-// rounds alternating between the two so machine drift hits both. Prints a table of medians and ratios.
+// `npm run bench -- steps [--batch 32] [--size 224] [--repeats 3] [--rounds 4] [--device cpu|cuda] [--tuned]`:
+// per-call time of the training steps and inference, kdtorch against PyTorch eager (same torch, same
+// threads, same batch), rounds alternating between the two so machine drift hits both. Prints a table
+// of medians and ratios. Each row times `repeats` calls as one block ended by a device sync, so on a
+// GPU it measures throughput, launches overlapping kernels as in training. Both sides copy the host
+// batch to the device in every call, as a training loop does. `--tuned` gives the teacher on both
+// sides what a PyTorch user tunes on a GPU: channels-last, bf16 autocast, and (PyTorch) fused optimizers.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,22 +23,25 @@ export async function benchSteps(args) {
       repeats: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '1' },
       rounds: { type: 'string', default: '4' },
+      device: { type: 'string', default: 'cpu' },
+      tuned: { type: 'boolean', default: false },
     },
   });
+  const { device, tuned } = values;
   const [batch, size, repeats, warmup, rounds] = ['batch', 'size', 'repeats', 'warmup', 'rounds'].map((k) =>
     Number(values[k]),
   );
   const { threads, torch } = await info();
   console.log(
-    `steps: batch ${batch}, ${size}², ${threads} threads, libtorch ${torch.runtime}, ${repeats} timed calls per row and round, ${rounds} rounds`,
+    `steps: ${device}${tuned ? ' (teacher tuned: channels-last, bf16 autocast)' : ''}, batch ${batch}, ${size}², ${threads} threads, libtorch ${torch.runtime}, ${repeats} timed calls per row and round, ${rounds} rounds`,
   );
 
   const samples = Object.fromEntries(ROWS.map((row) => [row, { kdtorch: [], pytorch: [] }]));
   for (let round = 0; round < rounds; round++) {
-    const reference = runReference({ batch, size, repeats, warmup, threads, rows: ROWS });
+    const reference = runReference({ batch, size, repeats, warmup, threads, rows: ROWS, device, tuned });
     if (reference.threads !== threads)
       throw new Error(`thread counts differ: PyTorch ${reference.threads}, kdtorch ${threads}`);
-    const ours = await runKdtorch({ batch, size, repeats, warmup });
+    const ours = await runKdtorch({ batch, size, repeats, warmup, device, tuned });
     for (const row of ROWS) {
       samples[row].pytorch.push(...reference.seconds[row]);
       samples[row].kdtorch.push(...ours[row]);
@@ -65,17 +72,18 @@ function runReference(args) {
   return JSON.parse(result.stdout.trim().split('\n').at(-1));
 }
 
-async function runKdtorch({ batch, size, repeats, warmup }) {
+async function runKdtorch({ batch, size, repeats, warmup, device, tuned }) {
   const images = new Float32Array(batch * 3 * size * size).map(() => Math.random() * 2 - 1);
   const labels = Int32Array.from({ length: batch }, (_, i) => i % 2);
   const data = { images, shape: [batch, 3, size, size], labels };
-  const teacher = await resnet18();
-  const student = await studentNet({ inputSize: size });
+  const teacher = await resnet18({ device, ...(tuned ? { channelsLast: true, autocast: 'bf16' } : {}) });
+  const student = await studentNet({ inputSize: size, device });
   const loss = { mode: 'seed', alpha: 0.25, temperature: 1 };
   const teacherTrainer = await Trainer.create(teacher, { optimizer: { name: 'sgd', lr: 0.01, momentum: 0.9 }, loss });
   const studentTrainer = await Trainer.create(student, { optimizer: { name: 'adam', lr: 1e-3 }, loss });
   const distiller = await Trainer.create(student, { optimizer: { name: 'adam', lr: 1e-3 }, loss, teacher });
   const input = { data: images, shape: data.shape };
+  // A step resolves once queued on the device; reading its metrics waits for it.
   const calls = {
     teacherStep: () => teacherTrainer.teacherStep(data),
     studentStep: () => studentTrainer.studentStep(data),
@@ -89,15 +97,16 @@ async function runKdtorch({ batch, size, repeats, warmup }) {
       await student.forward(input);
     },
   };
+  const trainers = { teacherStep: teacherTrainer, studentStep: studentTrainer, distillStep: distiller };
+  const sync = (row) => trainers[row]?.takeMetrics(); // inference returns host outputs: already waited for
   const out = {};
   for (const row of ROWS) {
     for (let i = 0; i < warmup; i++) await calls[row]();
-    out[row] = [];
-    for (let i = 0; i < repeats; i++) {
-      const start = process.hrtime.bigint();
-      await calls[row]();
-      out[row].push(Number(process.hrtime.bigint() - start) / 1e9);
-    }
+    await sync(row);
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < repeats; i++) await calls[row]();
+    await sync(row);
+    out[row] = [Number(process.hrtime.bigint() - start) / 1e9 / repeats];
   }
   return out;
 }
