@@ -8,6 +8,7 @@ import { decodeBytes, decodeImage } from './data/decode.js';
 import { KdtorchError } from './errors.js';
 import type { Model } from './model.js';
 import { createModel, type DescribedModel, loadModel, type ModelDescription } from './model-file.js';
+import { setCudnnBenchmark } from './native.js';
 import { positiveIndex, type TestReport, testReport } from './run/assess.js';
 import { classWeights, type Dataset, openDataset } from './run/dataset.js';
 import { type LatencyRow, measureLatency } from './run/latency.js';
@@ -49,6 +50,7 @@ async function prepare(input: ConfigInput, command: string, options: RunOptions)
   }
   const dataset = options.dataset ?? (await openDataset(config.data, config.seed));
   positiveIndex(dataset.splits.classes, config.positiveClass); // a wrong class name fails before training
+  setCudnnBenchmark(config.cudnnBenchmark);
   return { run, config, dataset };
 }
 

@@ -42,7 +42,7 @@ export {
   studentNet,
 } from './model.js';
 export { type DescribedModel, loadModel, type ModelDescription } from './model-file.js';
-export type { DeviceCheck } from './native.js';
+export { type DeviceCheck, setCudnnBenchmark } from './native.js';
 export type { TestReport } from './run/assess.js';
 export { type Dataset, openDataset } from './run/dataset.js';
 export type { LatencyRow } from './run/latency.js';

@@ -21,6 +21,8 @@ export interface Info {
   devices: NativeDevice[];
   cudnnVersion: number | null;
   threads: number;
+  /** Whether cuDNN picks convolution algorithms by timing them (config `cudnnBenchmark`; process-wide). */
+  cudnnBenchmark: boolean;
 }
 
 export async function info(): Promise<Info> {
@@ -41,6 +43,7 @@ export async function info(): Promise<Info> {
     devices: runtime.devices,
     cudnnVersion: runtime.cudnnVersion,
     threads: runtime.threads,
+    cudnnBenchmark: runtime.cudnnBenchmark,
   };
 }
 

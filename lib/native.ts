@@ -16,6 +16,7 @@ export interface NativeInfo {
   devices: NativeDevice[];
   cudnnVersion: number | null;
   threads: number;
+  cudnnBenchmark: boolean;
 }
 
 export interface DeviceCheck {
@@ -143,6 +144,7 @@ export interface LossWithGradient {
 interface Addon {
   info(): Promise<NativeInfo>;
   checkDevice(device: string, size: number, seed: number): Promise<DeviceCheck>;
+  setCudnnBenchmark(on: boolean): void;
   createModel(spec: NativeModelSpec): Promise<NativeModel>;
   NativeTrainer: new (model: NativeModel, teacher: NativeModel | null, spec: NativeTrainerSpec) => NativeTrainer;
   NativeEvaluator: new (model: NativeModel) => NativeEvaluator;
@@ -207,6 +209,11 @@ export function nativeInfo(): Promise<NativeInfo> {
 
 export function nativeCheckDevice(device: string, size: number, seed: number): Promise<DeviceCheck> {
   return call(() => native().addon.checkDevice(device, size, seed));
+}
+
+/** torch.backends.cudnn.benchmark for the whole process (native/core/runtime.h). */
+export function setCudnnBenchmark(on: boolean): void {
+  native().addon.setCudnnBenchmark(on);
 }
 
 export function createNativeModel(spec: NativeModelSpec): Promise<NativeModel> {

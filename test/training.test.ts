@@ -8,6 +8,7 @@ import {
   distill,
   type EpochRecord,
   evaluate,
+  info,
   loadModel,
   type PhaseResult,
   type ProgressEvent,
@@ -155,6 +156,15 @@ describe('the seed preset', () => {
     expect(r.validation).toMatch(/test split/);
     expect(r.history[0]?.valAccuracy).toBe(r.test?.accuracy);
     expect(r.history[0]?.valLoss).toBeCloseTo(r.test?.loss as number, 12);
+  });
+});
+
+describe('cudnnBenchmark', () => {
+  it('sets torch.backends.cudnn.benchmark for the process when a phase starts, as info() reads it back', async () => {
+    for (const cudnnBenchmark of [false, true, false]) {
+      await trainStudent(tinyConfig(data, tempDir('cudnn'), { cudnnBenchmark, student: { epochs: 1 } }));
+      expect((await info()).cudnnBenchmark).toBe(cudnnBenchmark);
+    }
   });
 });
 

@@ -97,6 +97,8 @@ export const configSchema = z
       .strict(),
     /** 'auto', 'cpu', 'cuda' or 'cuda:N'. */
     device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, "use 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    /** torch.backends.cudnn.benchmark, set for the whole process when a phase starts: cuDNN times its convolution algorithms once per shape and keeps the fastest. GPU only. */
+    cudnnBenchmark: z.boolean(),
     seed: z
       .number()
       .int()

@@ -25,6 +25,7 @@ Napi::Value info(const Napi::CallbackInfo& args) {
     out.Set("devices", devices);
     out.Set("cudnnVersion", info.cudnnVersion < 0 ? env.Null() : Napi::Number::New(env, info.cudnnVersion));
     out.Set("threads", info.threads);
+    out.Set("cudnnBenchmark", info.cudnnBenchmark);
     return out;
   });
 }
@@ -44,11 +45,18 @@ Napi::Value checkDeviceBinding(const Napi::CallbackInfo& args) {
       });
 }
 
+// Synchronous: it sets a flag, which cuDNN reads when it next picks an algorithm for a new shape.
+Napi::Value setCudnnBenchmarkBinding(const Napi::CallbackInfo& args) {
+  setCudnnBenchmark(args[0].As<Napi::Boolean>());
+  return args.Env().Undefined();
+}
+
 }  // namespace
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, info, "info"));
   exports.Set("checkDevice", Napi::Function::New(env, checkDeviceBinding, "checkDevice"));
+  exports.Set("setCudnnBenchmark", Napi::Function::New(env, setCudnnBenchmarkBinding, "setCudnnBenchmark"));
 }
 
 }  // namespace kdtorch::binding

@@ -75,6 +75,7 @@ RuntimeInfo collectRuntimeInfo() {
   info.torchBuilt = TORCH_VERSION;
   info.cudaAvailable = torch::cuda::is_available();
   info.threads = at::get_num_threads();
+  info.cudnnBenchmark = at::globalContext().benchmarkCuDNN();
   if (info.cudaAvailable) {
     info.devices = listCudaDevices(static_cast<int>(torch::cuda::device_count()));
     const auto& hooks = at::detail::getCUDAHooks();
@@ -82,6 +83,8 @@ RuntimeInfo collectRuntimeInfo() {
   }
   return info;
 }
+
+void setCudnnBenchmark(bool on) { at::globalContext().setBenchmarkCuDNN(on); }
 
 c10::Device resolveDevice(const std::string& spec) {
   if (spec == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);

@@ -22,9 +22,15 @@ struct RuntimeInfo {
   std::vector<CudaDevice> devices;
   int64_t cudnnVersion = -1;  // -1 when cuDNN is not available
   int threads = 0;
+  bool cudnnBenchmark = false;  // setCudnnBenchmark's process-wide setting
 };
 
 RuntimeInfo collectRuntimeInfo();
+
+// torch.backends.cudnn.benchmark, for the whole process: cuDNN times its convolution algorithms once
+// per input shape and keeps the fastest. A phase trains at one image size and batch size, so the
+// timing is paid once per shape (the last, smaller batch is one more). No effect on a CPU.
+void setCudnnBenchmark(bool on);
 
 // Parses "cpu", "cuda", "cuda:N" or "auto" (CUDA when present, else CPU). Asking for CUDA
 // where there is none is an error naming what was found, never a silent fallback.

@@ -4,11 +4,12 @@
 // of medians and ratios. Each row times `repeats` calls as one block ended by a device sync, so on a
 // GPU it measures throughput, launches overlapping kernels as in training. Both sides copy the host
 // batch to the device in every call, as a training loop does. `--tuned` gives the teacher on both
-// sides what a PyTorch user tunes on a GPU: channels-last, bf16 autocast, and (PyTorch) fused optimizers.
+// sides what a PyTorch user tunes on a GPU: channels-last, bf16 autocast, cudnn.benchmark, and (PyTorch)
+// fused optimizers (kdtorch's are always fused).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { info, resnet18, studentNet, Trainer } from '../../dist/lib/index.js';
+import { info, resnet18, setCudnnBenchmark, studentNet, Trainer } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../libtorch.mjs';
 
 const ROWS = ['teacherStep', 'studentStep', 'distillStep', 'teacher inference', 'student inference'];
@@ -33,7 +34,7 @@ export async function benchSteps(args) {
   );
   const { threads, torch } = await info();
   console.log(
-    `steps: ${device}${tuned ? ' (teacher tuned: channels-last, bf16 autocast)' : ''}, batch ${batch}, ${size}², ${threads} threads, libtorch ${torch.runtime}, ${repeats} timed calls per row and round, ${rounds} rounds`,
+    `steps: ${device}${tuned ? ' (teacher tuned: channels-last, bf16 autocast, cudnn.benchmark)' : ''}, batch ${batch}, ${size}², ${threads} threads, libtorch ${torch.runtime}, ${repeats} timed calls per row and round, ${rounds} rounds`,
   );
 
   const samples = Object.fromEntries(ROWS.map((row) => [row, { kdtorch: [], pytorch: [] }]));
@@ -73,6 +74,7 @@ function runReference(args) {
 }
 
 async function runKdtorch({ batch, size, repeats, warmup, device, tuned }) {
+  setCudnnBenchmark(tuned);
   const images = new Float32Array(batch * 3 * size * size).map(() => Math.random() * 2 - 1);
   const labels = Int32Array.from({ length: batch }, (_, i) => i % 2);
   const data = { images, shape: [batch, 3, size, size], labels };

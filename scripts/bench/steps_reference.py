@@ -31,6 +31,7 @@ def main(a):
     n, size = a["batch"], a["size"]
     device, tuned = torch.device(a["device"]), a["tuned"]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    torch.backends.cudnn.benchmark = tuned
     # The host batch goes to the device in every call, as the article's loop does (`x.to(device)`).
     x_host = torch.randn(n, 3, size, size)
     y_host = torch.randint(0, 2, (n,))
