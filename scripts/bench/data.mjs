@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DataLoader, DecodeCache, decodeImage, scanImageFolder } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../libtorch.mjs';
+import { referencePython } from './reference/run-article.mjs';
 
 const root = findPackageRoot();
 const DATA = path.resolve(root, '..', 'shared', 'datasets');
@@ -40,7 +41,7 @@ async function kdtorchEpochs(folder, size, channels, epochs, cacheDirectory) {
 }
 
 function pytorchRate(folder, size, workers) {
-  const python = path.join(root, '.venv', 'bin', 'python');
+  const python = referencePython();
   const args = JSON.stringify({ root: folder, size, workers, batch: 32 });
   const result = spawnSync(python, [path.join(root, 'scripts', 'bench', 'data_reference.py'), 'loader', args], {
     encoding: 'utf8',

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { DECODE_SETTINGS, decodeImage } from '../../dist/lib/data/decode.js';
 import { scanImageFolder } from '../../dist/lib/data/image-folder.js';
 import { findPackageRoot } from '../libtorch.mjs';
+import { referencePython } from './reference/run-article.mjs';
 
 const root = findPackageRoot();
 const DATA = path.resolve(root, '..', 'shared', 'datasets');
@@ -30,7 +31,7 @@ export async function paritySamples(perSplit) {
 /** PIL + torchvision's pixels for `files`, as one uint8 buffer. */
 export function referencePixels(files) {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdtorch-parity-')), 'ref.u8');
-  const python = path.join(root, '.venv', 'bin', 'python');
+  const python = referencePython();
   const result = spawnSync(
     python,
     [path.join(root, 'scripts', 'bench', 'data_reference.py'), 'pixels', JSON.stringify({ files, size: SIZE, out })],

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { info, resnet18, setCudnnBenchmark, studentNet, Trainer } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../libtorch.mjs';
+import { referencePython } from './reference/run-article.mjs';
 
 const ROWS = ['teacherStep', 'studentStep', 'distillStep', 'teacher inference', 'student inference'];
 const root = findPackageRoot();
@@ -64,7 +65,7 @@ export async function benchSteps(args) {
 }
 
 function runReference(args) {
-  const python = path.join(root, '.venv', 'bin', 'python');
+  const python = referencePython();
   const result = spawnSync(python, [path.join(root, 'scripts', 'bench', 'steps_reference.py'), JSON.stringify(args)], {
     encoding: 'utf8',
     maxBuffer: 16 * 2 ** 20,

@@ -6,15 +6,29 @@
 #   3. run  (nothing to carry: the machine still holds it)                     command: bash scripts/device/gpu-bench.sh pytorch
 #   (each within the machine's 30 s warm window of the last, or data-1 is gone), then here:
 #   npm run bench -- compare --combine <files_at>/kdtorch.json,<files_at>/pytorch.json
+# Step speed (issue 7: images/s per step at batch 32 and 256, kdtorch vs PyTorch as written and vs PyTorch
+# tuned: channels-last, bf16 autocast, cudnn.benchmark, fused optimizers) needs no data, ~3 min:
+#   run  carry [".device/runtime", "dist", "prebuilds"]                        command: bash scripts/device/gpu-bench.sh steps
 # SIZE, EPOCHS, PRESET, DEVICE override 224, 30, seed, cuda (DEVICE=cpu and small values rehearse it on a CPU);
 # further arguments go to compare, e.g. --set data.deviceCache=true for the kdtorch side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-side=${1:?usage: gpu-bench.sh stage|kdtorch|pytorch}
+side=${1:?usage: gpu-bench.sh stage|kdtorch|pytorch|steps}
 out=${OUT:-/tmp/kdtorch-out}
 mkdir -p "$out"
 if [ "$side" = stage ]; then
   du -sh .device/data-1
+  exit 0
+fi
+if [ "$side" = steps ]; then
+  source scripts/device/runtime.sh
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || true
+  for batch in 32 256; do
+    for tuned in "" --tuned; do
+      node scripts/bench/bench.mjs steps --device "${DEVICE:-cuda}" --size "${SIZE:-224}" --batch "$batch" \
+        --warmup 5 --repeats "${REPEATS:-20}" --rounds 3 $tuned 2>&1 | tee -a "$out/steps.log"
+    done
+  done
   exit 0
 fi
 for part in .device/data-1 .device/data-2; do

@@ -7,8 +7,13 @@ import { findPackageRoot } from '../../libtorch.mjs';
 
 const root = findPackageRoot();
 
+/** The Python of the PyTorch references: KDTORCH_PYTHON (the GPU machine's), else the project venv's. */
+export function referencePython() {
+  return process.env.KDTORCH_PYTHON ?? path.join(root, '.venv', 'bin', 'python');
+}
+
 export function runArticle(phase, args) {
-  const python = process.env.KDTORCH_PYTHON ?? path.join(root, '.venv', 'bin', 'python');
+  const python = referencePython();
   const script = path.join(root, 'scripts', 'bench', 'reference', 'article.py');
   const start = performance.now();
   const ran = spawnSync(python, [script, phase, ...args], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
