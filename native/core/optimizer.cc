@@ -19,13 +19,13 @@ FusedOptimizer::FusedOptimizer(NamedTensors params, const OptimizerSpec& spec) :
 }
 
 void FusedOptimizer::initialise(Slot& slot) const {
-  const auto like = torch::zeros_like(slot.param, torch::MemoryFormat::Preserve);
+  const auto zeros = [&] { return torch::zeros_like(slot.param, torch::MemoryFormat::Preserve); };
   if (isAdam()) {
     slot.step = torch::zeros({}, slot.param.options().dtype(torch::kFloat32));
-    slot.expAvg = like;
-    slot.expAvgSq = torch::zeros_like(slot.param, torch::MemoryFormat::Preserve);
+    slot.expAvg = zeros();
+    slot.expAvgSq = zeros();
   } else {
-    slot.momentum = like;  // filled from the gradient by the first step (is_first_step)
+    slot.momentum = zeros();  // filled from the gradient by the first step (is_first_step)
   }
 }
 

@@ -54,7 +54,7 @@ class FusedOptimizer {
   OptimizerSpec spec_;
   std::vector<Slot> slots_;
   double lr_;
-  torch::Tensor lrTensor_;  // float32 scalar on the parameters' device
+  torch::Tensor lrTensor_;  // scalar on the parameters' device (dtype: see the constructor)
 };
 
 }  // namespace kdtorch

@@ -46,9 +46,7 @@ function kdtorchInput(preset, data, size, epochs, seed, device, out, overrides) 
   return overrides.reduce(applyOverride, base);
 }
 
-async function kdtorchRun(input) {
-  const config = resolveConfig(input);
-  const dataset = await openDataset(config.data, config.seed);
+async function kdtorchRun(input, dataset) {
   return {
     teacher: await timed(() => trainTeacher(input, { dataset })),
     student: await timed(() => trainStudent(input, { dataset })),
@@ -57,14 +55,12 @@ async function kdtorchRun(input) {
 }
 
 /**
- * kdtorch's training and validation lists for `input`, relative to the data folder, written for the
+ * kdtorch's training and validation lists of `dataset`, relative to the data folder, written for the
  * reference: otherwise each side carves its own validation set, with its own generator, and the two
  * train and select on different images for the same seed.
  */
-async function writeSplits(input, file) {
-  const config = resolveConfig(input);
-  const { splits, val } = await openDataset(config.data, config.seed);
-  const list = (samples) => samples.map((s) => [path.relative(config.data.root, s.path), s.label]);
+function writeSplits({ splits, val, data }, file) {
+  const list = (samples) => samples.map((s) => [path.relative(data.root, s.path), s.label]);
   fs.writeFileSync(file, JSON.stringify({ classes: splits.classes, train: list(splits.train), val: list(val) }));
   return file;
 }
@@ -200,9 +196,11 @@ export async function benchCompare(args) {
   for (const preset of values.preset.split(',')) {
     results[preset] = {};
     const input = kdtorchInput(preset, values.data, size, epochs, seed, device, work, values.set);
-    if (side !== 'pytorch') results[preset].kdtorch = await kdtorchRun(input);
+    const config = resolveConfig(input);
+    const dataset = await openDataset(config.data, config.seed);
+    if (side !== 'pytorch') results[preset].kdtorch = await kdtorchRun(input, dataset);
     if (side !== 'kdtorch') {
-      const splits = await writeSplits(input, path.join(work, `splits-${preset}.json`));
+      const splits = writeSplits(dataset, path.join(work, `splits-${preset}.json`));
       results[preset].pytorch = referenceRun(preset, values.data, size, epochs, seed, device, work, splits);
     }
   }

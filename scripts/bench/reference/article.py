@@ -11,7 +11,8 @@ Usage: python article.py PHASE --data DIR [--size 224] [--epochs 30] [--batch 32
        [--alpha 0.25] [--temperature 1] [--teacher FILE] [--out FILE] [--variant article|corrected]
        [--device cpu] [--threads N] [--seed 0] [--workers 0] [--latency-repeats 20]
        [--optimizer adam|adamw] [--weight-decay 0] [--cosine] [--balanced] [--splits FILE]
-The last four give kdtorch's `recommended` settings (AdamW, cosine per batch, balanced class weights).
+--optimizer adamw, --weight-decay, --cosine and --balanced give kdtorch's `recommended` settings (AdamW,
+cosine per batch, balanced class weights).
 PHASE: teacher | student | distill. Prints one JSON line."""
 import argparse
 import json
