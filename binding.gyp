@@ -1,5 +1,6 @@
 # The build node-gyp-build falls back to at `npm install` when no prebuilt binary fits.
-# Sources and flags come from scripts/libtorch.mjs, exactly as for CMakeLists.txt.
+# Sources and flags come from scripts/libtorch.mjs, exactly as for CMakeLists.txt; kdtorch_cuda.so
+# (CUDA graphs, see CMakeLists.txt) is built only when that script found a CUDA runtime.
 {
   "targets": [
     {
@@ -12,6 +13,27 @@
       "cflags_cc": ["<!@(node scripts/libtorch.mjs --gyp cflags)"],
       "ldflags": ["<!@(node scripts/libtorch.mjs --gyp ldflags)"],
       "libraries": ["<!@(node scripts/libtorch.mjs --gyp libraries)"]
+    },
+    {
+      "target_name": "kdtorch_cuda",
+      "type": "none",
+      "conditions": [
+        [
+          "'<!(node scripts/libtorch.mjs --gyp cudaSources)'!=''",
+          {
+            "type": "loadable_module",
+            "product_extension": "so",
+            "sources": ["<!@(node scripts/libtorch.mjs --gyp cudaSources)"],
+            "include_dirs": ["<!@(node scripts/libtorch.mjs --gyp cudaIncludeDirs)"],
+            "defines": ["<!@(node scripts/libtorch.mjs --gyp defines)"],
+            "cflags!": ["-fno-exceptions"],
+            "cflags_cc!": ["-fno-rtti", "-fno-exceptions", "-std=gnu++17"],
+            "cflags_cc": ["<!@(node scripts/libtorch.mjs --gyp cflags)"],
+            "ldflags": ["<!@(node scripts/libtorch.mjs --gyp ldflags)"],
+            "libraries": ["<!@(node scripts/libtorch.mjs --gyp cudaLibraries)"]
+          }
+        ]
+      ]
     }
   ]
 }

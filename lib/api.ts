@@ -8,7 +8,7 @@ import { decodeBytes, decodeImage } from './data/decode.js';
 import { KdtorchError } from './errors.js';
 import type { Model } from './model.js';
 import { createModel, type DescribedModel, loadModel, type ModelDescription } from './model-file.js';
-import { setCudnnBenchmark } from './native.js';
+import { nativeInfo, setCudnnBenchmark } from './native.js';
 import { positiveIndex, type TestReport, testReport } from './run/assess.js';
 import { classWeights, type Dataset, openDataset } from './run/dataset.js';
 import { type LatencyRow, measureLatency } from './run/latency.js';
@@ -52,6 +52,20 @@ async function prepare(input: ConfigInput, command: string, options: RunOptions)
   positiveIndex(dataset.splits.classes, config.positiveClass); // a wrong class name fails before training
   setCudnnBenchmark(config.cudnnBenchmark);
   return { run, config, dataset };
+}
+
+/** config.cudaGraphs on a model's device: CUDA graphs there, no effect on a CPU (as cudnnBenchmark). */
+async function stepGraphs(c: Config, model: Model): Promise<'cuda' | 'none'> {
+  if (!c.cudaGraphs || !model.device.startsWith('cuda')) return 'none';
+  const { cudaGraphsUnavailable } = await nativeInfo();
+  if (cudaGraphsUnavailable) {
+    throw new KdtorchError(
+      'E_INVALID_CONFIG',
+      `cudaGraphs: ${cudaGraphsUnavailable}; or set cudaGraphs: false to train with eager steps`,
+      { field: 'cudaGraphs' },
+    );
+  }
+  return 'cuda';
 }
 
 function describe(config: Config, dataset: Dataset, architecture: ModelDescription['architecture']): ModelDescription {
@@ -101,6 +115,7 @@ export async function trainTeacher(config: ConfigInput = {}, options: RunOptions
         ...(weights ? { classWeights: weights } : {}),
       },
       freeze: c.teacher.freeze,
+      graphs: await stepGraphs(c, model),
     },
     step: (trainer, batch) => trainer.teacherStep(batch),
     resume: options.resume !== undefined,
@@ -196,6 +211,7 @@ async function studentPhase(
         ...(weights ? { classWeights: weights } : {}),
       },
       ...(teacher ? { teacher } : {}),
+      graphs: await stepGraphs(c, model),
     },
     step: (trainer, batch) =>
       outputs

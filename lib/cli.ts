@@ -67,6 +67,7 @@ function formatInfo(i: Info): string {
     `CUDA build   ${i.torch.cuda ?? 'none (CPU-only libtorch)'}`,
     `CUDA usable  ${i.cudaAvailable ? 'yes' : 'no'}${i.cudnnVersion === null ? '' : `, cuDNN ${i.cudnnVersion}`}`,
     ...i.devices.map((d) => `  cuda:${d.index}     ${d.name}, ${formatBytes(d.totalMemoryBytes)}, sm ${d.capability}`),
+    `CUDA graphs  ${i.cudaGraphsUnavailable === null ? 'yes' : `no: ${i.cudaGraphsUnavailable}`}`,
     `CPU threads  ${i.threads}`,
     `binary       ${i.binary}`,
   ];

@@ -23,6 +23,8 @@ export interface Info {
   threads: number;
   /** Whether cuDNN picks convolution algorithms by timing them (config `cudnnBenchmark`; process-wide). */
   cudnnBenchmark: boolean;
+  /** Why config `cudaGraphs` cannot work here (no CUDA device, no kdtorch_cuda.so); null when it can. */
+  cudaGraphsUnavailable: string | null;
 }
 
 export async function info(): Promise<Info> {
@@ -44,6 +46,7 @@ export async function info(): Promise<Info> {
     cudnnVersion: runtime.cudnnVersion,
     threads: runtime.threads,
     cudnnBenchmark: runtime.cudnnBenchmark,
+    cudaGraphsUnavailable: runtime.cudaGraphsUnavailable,
   };
 }
 

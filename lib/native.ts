@@ -17,6 +17,8 @@ export interface NativeInfo {
   cudnnVersion: number | null;
   threads: number;
   cudnnBenchmark: boolean;
+  /** Why training steps cannot run as CUDA graphs here (native/core/step_graph.h); null when they can. */
+  cudaGraphsUnavailable: string | null;
 }
 
 export interface DeviceCheck {
@@ -90,6 +92,8 @@ export interface NativeTrainerSpec {
   optimizer: NativeOptimizerSpec;
   loss: NativeLossSpec;
   freeze: 'none' | 'backbone';
+  /** 'cuda': steps replayed from CUDA graphs (model on a CUDA device); 'replayed': the CPU stand-in, for tests. */
+  stepGraphs?: 'none' | 'cuda' | 'replayed';
 }
 
 /** Per-sample sums since the last takeMetrics(). */

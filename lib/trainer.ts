@@ -6,9 +6,9 @@ import type { Model } from './model.js';
 import {
   call,
   createNativeTrainer,
-  type NativeLossSpec,
   type NativeOptimizerSpec,
   type NativeTrainer,
+  type NativeTrainerSpec,
   type StepMetrics,
 } from './native.js';
 import { learningRateAt, type Schedule } from './schedule.js';
@@ -37,6 +37,13 @@ export interface TrainerOptions {
   freeze?: 'none' | 'backbone';
   /** The teacher for distillStep; it is run in eval mode without gradients. */
   teacher?: Model;
+  /**
+   * 'cuda': each step shape (batch size, with or without teacher outputs) runs eagerly three times,
+   * is then captured once into a CUDA graph and replayed, one launch per step; the model must be on
+   * a CUDA device. 'replayed': the same bookkeeping on any device with the graph's work re-run
+   * eagerly, for testing it without a GPU. Default 'none'.
+   */
+  graphs?: 'none' | 'cuda' | 'replayed';
 }
 
 /** What a checkpoint records beside the tensors, as JSON. */
@@ -64,19 +71,17 @@ export class Trainer {
   ) {}
 
   static async create(model: Model, options: TrainerOptions): Promise<Trainer> {
-    const { optimizer, loss, schedule = { name: 'constant' }, freeze = 'none', teacher } = options;
+    const { optimizer, loss, schedule = { name: 'constant' }, freeze = 'none', teacher, graphs = 'none' } = options;
     if (freeze === 'backbone' && model.architecture !== 'resnet18') {
       throw new KdtorchError('E_INVALID_ARGUMENT', "freeze: 'backbone' applies to a resnet18 teacher", {
         field: 'freeze',
       });
     }
-    const lossSpec: NativeLossSpec = { ...loss };
+    const spec: NativeTrainerSpec = { optimizer, loss: { ...loss }, freeze, stepGraphs: graphs };
     const native = await model.run((handle) =>
       teacher
-        ? teacher.run((teacherHandle) =>
-            createNativeTrainer(handle, teacherHandle, { optimizer, loss: lossSpec, freeze }),
-          )
-        : createNativeTrainer(handle, null, { optimizer, loss: lossSpec, freeze }),
+        ? teacher.run((teacherHandle) => createNativeTrainer(handle, teacherHandle, spec))
+        : createNativeTrainer(handle, null, spec),
     );
     return new Trainer(model, teacher, native, schedule, optimizer.lr);
   }

@@ -34,6 +34,9 @@ export function findPackageRoot(from = path.dirname(fileURLToPath(import.meta.ur
  * @property {string[]} includeDirs
  * @property {string} libDir
  * @property {string[]} libraries  linked by name (-l); only CPU-side libraries, see README "How kdtorch finds libtorch"
+ * @property {{includeDir: string, libraries: string[]}|null} cudaRuntime
+ *           the CUDA runtime's headers and the CUDA-side libraries kdtorch_cuda.so links, or null when
+ *           this libtorch has no CUDA or no CUDA headers are found (then kdtorch is built without CUDA graphs)
  * @property {string[]} preload    absolute paths to load with RTLD_GLOBAL before the addon, in order
  */
 
@@ -135,7 +138,47 @@ export function describeLibtorch(root, source) {
     includeDirs: [path.join(root, 'include'), apiInclude],
     libDir,
     libraries: ['c10', 'torch_cpu'],
+    cudaRuntime: findCudaRuntime(root, libDir),
     preload,
+  };
+}
+
+/**
+ * The CUDA runtime for kdtorch_cuda.so (native/cuda/, CUDA graphs): its headers from the nvidia-*
+ * wheels installed beside Python's torch (site-packages/nvidia/cu13 for CUDA 13, nvidia/cuda_runtime
+ * for CUDA 12), else from a CUDA toolkit (CUDA_HOME, /usr/local/cuda).
+ */
+function findCudaRuntime(root, libDir) {
+  if (!fs.existsSync(path.join(libDir, 'libtorch_cuda.so'))) return null;
+  const nvidia = path.join(path.dirname(root), 'nvidia');
+  const candidates = [
+    ...(fs.existsSync(nvidia)
+      ? fs
+          .readdirSync(nvidia)
+          .sort()
+          .map((name) => path.join(nvidia, name))
+      : []),
+    ...[process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean),
+  ];
+  // c10's CUDA headers include cuda_runtime.h, which includes crt/ (the nvidia-cuda-crt wheel).
+  const home = candidates.find((dir) =>
+    ['cuda_runtime_api.h', 'crt/host_config.h'].every((header) => fs.existsSync(path.join(dir, 'include', header))),
+  );
+  if (!home) return null;
+  const cudart = ['lib', 'lib64']
+    .flatMap((lib) =>
+      fs.existsSync(path.join(home, lib))
+        ? fs
+            .readdirSync(path.join(home, lib))
+            .sort()
+            .map((name) => path.join(home, lib, name))
+        : [],
+    )
+    .find((file) => /\/libcudart\.so(\.\d+)?$/.test(file));
+  return {
+    includeDir: path.join(home, 'include'),
+    // libcudart by path: the wheels ship only libcudart.so.13, which -lcudart would not find.
+    libraries: ['-lc10_cuda', '-ltorch_cuda', ...(cudart ? [cudart] : [])],
   };
 }
 
@@ -190,6 +233,12 @@ export function buildFlags(libtorch, packageRoot = findPackageRoot()) {
     // no system libjpeg and cannot clash with the one inside sharp's libvips.
     ldflags: [`-L${libtorch.libDir}`, '-Wl,--exclude-libs,libjpeg.a'],
     libraries: [...libtorch.libraries.map((name) => `-l${name}`), findStaticLibjpeg()],
+    // kdtorch_cuda.so: empty lists when there is no CUDA runtime to build it with.
+    cudaSources: libtorch.cudaRuntime ? listSources(packageRoot, 'cuda') : [],
+    cudaIncludeDirs: libtorch.cudaRuntime ? [...libtorch.includeDirs, libtorch.cudaRuntime.includeDir] : [],
+    cudaLibraries: libtorch.cudaRuntime
+      ? [...libtorch.libraries.map((name) => `-l${name}`), ...libtorch.cudaRuntime.libraries]
+      : [],
   };
 }
 
@@ -209,11 +258,14 @@ function findStaticLibjpeg() {
   return path.resolve(found);
 }
 
-/** Every .cc under native/, sorted and relative to the package root (gyp requires relative paths). */
-function listSources(packageRoot) {
+/**
+ * Every .cc under native/ but native/cuda/ (the addon), or under native/cuda/ (kdtorch_cuda.so);
+ * sorted and relative to the package root (gyp requires relative paths).
+ */
+function listSources(packageRoot, part = 'addon') {
   return fs
     .readdirSync(path.join(packageRoot, 'native'), { recursive: true })
-    .filter((file) => file.endsWith('.cc'))
+    .filter((file) => file.endsWith('.cc') && file.startsWith(`cuda${path.sep}`) === (part === 'cuda'))
     .sort()
     .map((file) => path.join('native', file));
 }

@@ -7,3 +7,6 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 (cd "$root" && npx cmake-js build --out build-cmake)
 mkdir -p build/Release
 cp "$root/build/Release/kdtorch.node" build/Release/kdtorch.node
+# kdtorch_cuda.so (CUDA graphs), when there was a CUDA runtime to build it: prebuildify copies shared
+# libraries from build/Release beside the prebuilt binary, where the addon looks for it.
+if [ -f "$root/build/Release/kdtorch_cuda.so" ]; then cp "$root/build/Release/kdtorch_cuda.so" build/Release/; fi

@@ -30,6 +30,9 @@ describe('the two builds of native/', () => {
     expect(gyp.binary).toBe(GYP_BINARY);
     expect(cmake.binary).toBe(CMAKE_BINARY);
     expect(gyp.torch).toEqual(cmake.torch);
+    // Each build's kdtorch_cuda.so is found beside its own binary and opens.
+    expect(fs.existsSync(path.join(path.dirname(GYP_BINARY), 'kdtorch_cuda.so'))).toBe(true);
+    expect(gyp.cudaGraphsUnavailable).toBe(cmake.cudaGraphsUnavailable);
     expect(gyp.check.checksum).toBe(cmake.check.checksum);
     expectLibjpegLinkedIn(GYP_BINARY);
   });

@@ -25,6 +25,18 @@ describe('info()', () => {
       expect(device.capability).toMatch(/^\d+\.\d+$/);
     }
   });
+
+  it('says why CUDA graphs are unavailable: with a CUDA libtorch, only for want of a device (kdtorch_cuda.so loaded)', async () => {
+    const result = await info();
+    if (result.cudaAvailable) {
+      expect(result.cudaGraphsUnavailable).toBeNull();
+    } else if (result.torch.cuda) {
+      // The plugin was built beside the addon, found and opened; the device is all that is missing.
+      expect(result.cudaGraphsUnavailable).toBe('no CUDA device');
+    } else {
+      expect(result.cudaGraphsUnavailable).toContain('kdtorch_cuda.so');
+    }
+  });
 });
 
 describe('kdtorch info', () => {
@@ -43,6 +55,7 @@ describe('kdtorch info', () => {
       `libtorch     ${REQUIRED_TORCH_VERSION} (binary built for ${REQUIRED_TORCH_VERSION}`,
     );
     expect(result.stdout).toContain('CUDA usable');
+    expect(result.stdout).toMatch(/^CUDA graphs {2}(yes|no: .+)$/m);
   });
 
   it('exits 2 with the usage on a bad command or option, 0 on --help', () => {

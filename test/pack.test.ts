@@ -27,6 +27,7 @@ describe('the npm package', () => {
     const [{ filename, files }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')));
     const paths = files.map((f: { path: string }) => f.path);
     expect(paths).toContain('prebuilds/linux-x64/kdtorch.glibc.node');
+    expect(paths).toContain('prebuilds/linux-x64/kdtorch_cuda.so'); // CUDA graphs, opened from beside the binary
     expect(paths).toContain('dist/lib/index.d.ts');
     expect(paths).toContain('binding.gyp');
     expect(paths).toContain('demo/chest_xray/README.md');
@@ -55,6 +56,8 @@ describe('the npm package', () => {
       runtime: REQUIRED_TORCH_VERSION,
       source: 'KDTORCH_PYTHON',
     });
+    // Found and opened beside the prebuilt binary: only the device is missing (a CPU CI machine).
+    expect(info.cudaGraphsUnavailable).toBe(info.cudaAvailable ? null : 'no CUDA device');
 
     // The bin link runs the demo on the bundled data (shortened to one epoch at 32²).
     const demo = run(

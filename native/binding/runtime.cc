@@ -26,6 +26,8 @@ Napi::Value info(const Napi::CallbackInfo& args) {
     out.Set("cudnnVersion", info.cudnnVersion < 0 ? env.Null() : Napi::Number::New(env, info.cudnnVersion));
     out.Set("threads", info.threads);
     out.Set("cudnnBenchmark", info.cudnnBenchmark);
+    out.Set("cudaGraphsUnavailable",
+            info.cudaGraphsUnavailable.empty() ? env.Null() : Napi::String::New(env, info.cudaGraphsUnavailable));
     return out;
   });
 }

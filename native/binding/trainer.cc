@@ -40,6 +40,7 @@ DistillLossOptions readLossSpec(Napi::Env env, const Napi::Object& l) {
 TrainerSpec readTrainerSpec(Napi::Env env, const Napi::Object& spec) {
   TrainerSpec out;
   out.freeze = stringOr(spec, "freeze", out.freeze);
+  out.stepGraphs = stringOr(spec, "stepGraphs", out.stepGraphs);
   if (spec.Has("optimizer") && spec.Get("optimizer").IsObject()) {
     auto o = spec.Get("optimizer").As<Napi::Object>();
     out.optimizer.name = stringOr(o, "name", out.optimizer.name);
@@ -81,6 +82,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     } catch (const std::invalid_argument& error) {
       for (auto* flag : held) flag->release();
       throw makeError(env, "E_INVALID_ARGUMENT", error.what());
+    } catch (...) {
+      for (auto* flag : held) flag->release();
+      throw;
     }
     for (auto* flag : held) flag->release();
   }

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "step_graph.h"
+
 #define KDTORCH_STR2(x) #x
 #define KDTORCH_STR(x) KDTORCH_STR2(x)
 
@@ -76,6 +78,7 @@ RuntimeInfo collectRuntimeInfo() {
   info.cudaAvailable = torch::cuda::is_available();
   info.threads = at::get_num_threads();
   info.cudnnBenchmark = at::globalContext().benchmarkCuDNN();
+  info.cudaGraphsUnavailable = cudaStepGraphsUnavailable();
   if (info.cudaAvailable) {
     info.devices = listCudaDevices(static_cast<int>(torch::cuda::device_count()));
     const auto& hooks = at::detail::getCUDAHooks();

@@ -23,6 +23,7 @@ struct RuntimeInfo {
   int64_t cudnnVersion = -1;  // -1 when cuDNN is not available
   int threads = 0;
   bool cudnnBenchmark = false;  // setCudnnBenchmark's process-wide setting
+  std::string cudaGraphsUnavailable;  // why training steps cannot be CUDA graphs here; empty when they can
 };
 
 RuntimeInfo collectRuntimeInfo();

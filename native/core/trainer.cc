@@ -17,6 +17,17 @@ Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, c
   if (spec_.loss.classWeights.defined()) spec_.loss.classWeights = spec_.loss.classWeights.to(model_->device());
   optimizer_ = std::make_unique<FusedOptimizer>(std::move(trainable), spec_.optimizer);
   sums_ = torch::zeros({5}, torch::TensorOptions().dtype(torch::kFloat64).device(model_->device()));
+  if (spec_.stepGraphs == "cuda") {
+    if (!model_->device().is_cuda()) {
+      throw std::invalid_argument("stepGraphs 'cuda' needs the model on a CUDA device, not " +
+                                  model_->device().str());
+    }
+    graphs_ = &cudaStepGraphs();
+  } else if (spec_.stepGraphs == "replayed") {
+    graphs_ = &replayedStepGraphs();
+  } else if (spec_.stepGraphs != "none") {
+    throw std::invalid_argument("stepGraphs must be 'none', 'cuda' or 'replayed', got '" + spec_.stepGraphs + "'");
+  }
 }
 
 std::pair<torch::Tensor, torch::Tensor> Trainer::toDevice(const torch::Tensor& images,
@@ -34,19 +45,13 @@ std::pair<torch::Tensor, torch::Tensor> Trainer::toDevice(const torch::Tensor& i
 }
 
 void Trainer::teacherStep(const torch::Tensor& images, const torch::Tensor& labels) {
-  crossEntropyStep(images, labels);
+  auto [x, y] = toDevice(images, labels);
+  runStep(StepKind::CrossEntropy, x, y, {});
 }
 
 void Trainer::studentStep(const torch::Tensor& images, const torch::Tensor& labels) {
-  crossEntropyStep(images, labels);
-}
-
-void Trainer::crossEntropyStep(const torch::Tensor& images, const torch::Tensor& labels) {
   auto [x, y] = toDevice(images, labels);
-  model_->train(true);
-  const auto logits = model_->forward(x);
-  const auto loss = crossEntropy(logits, y, spec_.loss.classWeights, spec_.loss.labelSmoothing);
-  finishStep(logits, y, loss, loss.detach(), torch::zeros({}, loss.options()));
+  runStep(StepKind::CrossEntropy, x, y, {});
 }
 
 void Trainer::distillStep(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& cached) {
@@ -54,21 +59,57 @@ void Trainer::distillStep(const torch::Tensor& images, const torch::Tensor& labe
     throw std::invalid_argument("distillStep needs a teacher or its outputs: create the trainer with one");
   }
   auto [x, y] = toDevice(images, labels);
+  if (!cached.defined()) return runStep(StepKind::Distill, x, y, {});
+  const int64_t classes = model_->spec().numClasses;
+  if (cached.dim() != 2 || cached.size(0) != x.size(0) || cached.size(1) != classes) {
+    throw std::invalid_argument("teacher outputs must be (" + std::to_string(x.size(0)) + ", " +
+                                std::to_string(classes) + "), got " + c10::str(cached.sizes()));
+  }
+  runStep(StepKind::Distill, x, y, cached.to(x.device(), torch::kFloat32, /*non_blocking=*/true));
+}
+
+void Trainer::runStep(StepKind kind, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& teacher) {
+  if (!graphs_) return eagerStep(kind, x, y, teacher);
+  // PyTorch's recipe warms up with three steps before capturing; so does every new step shape here.
+  constexpr int kWarmUpSteps = 3;
+  auto& step = graphed_[{kind, x.size(0), teacher.defined()}];
+  if (!step.images.defined()) {
+    step.images = torch::empty_like(x);
+    step.labels = torch::empty_like(y);
+    if (teacher.defined()) step.teacherLogits = torch::empty_like(teacher);
+  }
+  step.images.copy_(x, /*non_blocking=*/true);
+  step.labels.copy_(y, /*non_blocking=*/true);
+  if (teacher.defined()) step.teacherLogits.copy_(teacher, /*non_blocking=*/true);
+  if (step.graph) return step.graph->replay();
+  // `step` is a node of graphed_ and stays where it is for the trainer's life, as does `this`.
+  auto run = [this, kind, &step] { eagerStep(kind, step.images, step.labels, step.teacherLogits); };
+  if (step.warmUps < kWarmUpSteps) {
+    ++step.warmUps;
+    return graphs_->warmUp(run);
+  }
+  // Gradients are then made inside the capture, in the graph's memory, and every replay refills them.
+  optimizer_->zeroGrad();
+  step.graph = graphs_->capture(run);
+  step.graph->replay();  // capture records the step without running it
+}
+
+void Trainer::eagerStep(StepKind kind, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& cached) {
+  if (kind == StepKind::CrossEntropy) {
+    model_->train(true);
+    const auto logits = model_->forward(x);
+    const auto loss = crossEntropy(logits, y, spec_.loss.classWeights, spec_.loss.labelSmoothing);
+    return finishStep(logits, y, loss, loss.detach(), torch::zeros({}, loss.options()));
+  }
   torch::Tensor teacherLogits = cached;
-  if (cached.defined()) {
-    const int64_t classes = model_->spec().numClasses;
-    if (cached.dim() != 2 || cached.size(0) != x.size(0) || cached.size(1) != classes) {
-      throw std::invalid_argument("teacher outputs must be (" + std::to_string(x.size(0)) + ", " +
-                                  std::to_string(classes) + "), got " + c10::str(cached.sizes()));
-    }
-  } else {
+  if (!cached.defined()) {
     torch::NoGradGuard noGrad;
     teacher_->train(false);
-    teacherLogits = teacher_->forward(x.to(teacher_->device()));
+    teacherLogits = teacher_->forward(x.to(teacher_->device())).to(x.device());
   }
   model_->train(true);
   const auto logits = model_->forward(x);
-  const auto parts = distillLoss(logits, teacherLogits.to(logits.device()), y, spec_.loss);
+  const auto parts = distillLoss(logits, teacherLogits, y, spec_.loss);
   finishStep(logits, y, parts.total, parts.ce, parts.kd);
 }
 
@@ -97,6 +138,9 @@ double Trainer::learningRate() const { return optimizer_->learningRate(); }
 
 NamedTensors Trainer::optimizerState() { return optimizer_->state(); }
 
-void Trainer::loadOptimizerState(const NamedTensors& saved) { optimizer_->loadState(saved); }
+void Trainer::loadOptimizerState(const NamedTensors& saved) {
+  optimizer_->loadState(saved);
+  graphed_.clear();  // the graphs would go on updating the replaced state tensors
+}
 
 }  // namespace kdtorch

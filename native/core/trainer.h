@@ -3,13 +3,16 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "distill_loss.h"
 #include "model.h"
 #include "named_tensors.h"
 #include "optimizer.h"
+#include "step_graph.h"
 
 namespace kdtorch {
 
@@ -19,6 +22,10 @@ struct TrainerSpec {
   // "none", or "backbone": every parameter but fc.* stops learning (requires_grad false and
   // left out of the optimizer). The article's `params.requires_grad_ = False` froze nothing.
   std::string freeze = "none";
+  // "none": every step runs eagerly. "cuda": steps of a shape seen before are captured once into a
+  // CUDA graph and replayed (the model must be on a CUDA device). "replayed": the same bookkeeping
+  // with core/step_graph.h's CPU stand-in, for tests.
+  std::string stepGraphs = "none";
 };
 
 struct Metrics {
@@ -49,7 +56,19 @@ class Trainer {
   Model& model() { return *model_; }
 
  private:
-  void crossEntropyStep(const torch::Tensor& images, const torch::Tensor& labels);
+  enum class StepKind { CrossEntropy, Distill };
+  // A step shape's graph: the inputs it reads (each call copies its batch in), and how far it got.
+  struct GraphedStep {
+    torch::Tensor images, labels, teacherLogits;
+    int warmUps = 0;
+    std::unique_ptr<StepGraph> graph;
+  };
+
+  // Runs the step eagerly, or through its shape's graph when the spec asks for graphs.
+  void runStep(StepKind kind, const torch::Tensor& images, const torch::Tensor& labels,
+               const torch::Tensor& teacherLogits);
+  void eagerStep(StepKind kind, const torch::Tensor& images, const torch::Tensor& labels,
+                 const torch::Tensor& teacherLogits);
   void finishStep(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& loss,
                   const torch::Tensor& ce, const torch::Tensor& kd);
   std::pair<torch::Tensor, torch::Tensor> toDevice(const torch::Tensor& images, const torch::Tensor& labels) const;
@@ -58,6 +77,10 @@ class Trainer {
   TrainerSpec spec_;
   std::unique_ptr<FusedOptimizer> optimizer_;
   torch::Tensor sums_;  // [loss, ce, kd, correct, count] in float64 on the model's device
+  const StepGraphs* graphs_ = nullptr;  // null: eager steps
+  // By kind, batch size and whether the teacher's outputs are given: the last, smaller batch of an
+  // epoch gets a graph of its own once it too has had its warm-up steps.
+  std::map<std::tuple<StepKind, int64_t, bool>, GraphedStep> graphed_;
 };
 
 }  // namespace kdtorch
