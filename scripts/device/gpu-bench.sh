@@ -7,7 +7,8 @@
 #   (each within the machine's 30 s warm window of the last, or data-1 is gone), then here:
 #   npm run bench -- compare --combine <files_at>/kdtorch.json,<files_at>/pytorch.json
 # Step speed (issue 7: images/s per step at batch 32 and 256, kdtorch vs PyTorch as written and vs PyTorch
-# tuned: channels-last, bf16 autocast, cudnn.benchmark, fused optimizers) needs no data, ~3 min:
+# tuned: channels-last, bf16 autocast, cudnn.benchmark, fused optimizers; then kdtorch tuned with its steps
+# replayed from CUDA graphs) needs no data, ~4 min:
 #   run  carry [".device/runtime", "dist", "prebuilds"]                        command: bash scripts/device/gpu-bench.sh steps
 # SIZE, EPOCHS, PRESET, DEVICE override 224, 30, seed, cuda (DEVICE=cpu and small values rehearse it on a CPU);
 # further arguments go to compare, e.g. --set data.deviceCache=true for the kdtorch side.
@@ -24,9 +25,9 @@ if [ "$side" = steps ]; then
   source scripts/device/runtime.sh
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || true
   for batch in 32 256; do
-    for tuned in "" --tuned; do
+    for variant in "" --tuned "--tuned --graphs"; do
       node scripts/bench/bench.mjs steps --device "${DEVICE:-cuda}" --size "${SIZE:-224}" --batch "$batch" \
-        --warmup 5 --repeats "${REPEATS:-20}" --rounds 3 $tuned 2>&1 | tee -a "$out/steps.log"
+        --warmup 5 --repeats "${REPEATS:-20}" --rounds 3 $variant 2>&1 | tee -a "$out/steps.log"
     done
   done
   exit 0

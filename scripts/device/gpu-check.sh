@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine (device tool), in one call: loads the prebuilt binary against that
 # machine's torch, prints info() (cudaAvailable must be true) and multiplies matrices on the GPU.
-# If the prebuilt does not load, says why and rebuilds from source there.
+# If the prebuilt does not load, says why and rebuilds from source there. Then checks CUDA-graph steps
+# against eager ones and times both (graph-check.mjs; about a minute).
 # After bash scripts/device/prepare.sh: run carry [".device/runtime", "dist", "prebuilds"], command: bash scripts/device/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,11 +12,13 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 
 out=${OUT:-/tmp}
 if node dist/lib/cli.js info --json --check cuda | tee "$out/info.json"; then
-  node -e 'const i = require(process.argv[1]); if (!i.cudaAvailable) { console.error("cudaAvailable is false"); process.exit(1); } console.log("GPU check passed:", i.devices[0].name, i.check)' "$out/info.json"
-  exit $?
+  node -e 'const i = require(process.argv[1]); if (!i.cudaAvailable) { console.error("cudaAvailable is false"); process.exit(1); } console.log("GPU check passed:", i.devices[0].name, i.check, "CUDA graphs:", i.cudaGraphsUnavailable ?? "available")' "$out/info.json" || exit 1
+  node scripts/device/graph-check.mjs 2>&1 | tee "$out/graph-check.log"
+  exit "${PIPESTATUS[0]}"
 fi
 
 echo "The prebuilt did not load on the GPU machine (message above); building from source there." >&2
 rm -rf prebuilds
 npx --yes cmake-js --version > /dev/null 2>&1 || { echo "no cmake-js there: carry node_modules to rebuild" >&2; exit 1; }
-npm run build:native && node dist/lib/cli.js info --json --check cuda | tee "$out/info-source-build.json"
+npm run build:native && node dist/lib/cli.js info --json --check cuda | tee "$out/info-source-build.json" &&
+  node scripts/device/graph-check.mjs 2>&1 | tee "$out/graph-check.log"
