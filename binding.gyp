@@ -21,8 +21,8 @@
         [
           "'<!(node scripts/libtorch.mjs --gyp cudaSources)'!=''",
           {
-            "type": "loadable_module",
-            "product_extension": "so",
+            "type": "shared_library",
+            "product_dir": "<(PRODUCT_DIR)",
             "sources": ["<!@(node scripts/libtorch.mjs --gyp cudaSources)"],
             "include_dirs": ["<!@(node scripts/libtorch.mjs --gyp cudaIncludeDirs)"],
             "defines": ["<!@(node scripts/libtorch.mjs --gyp defines)"],
