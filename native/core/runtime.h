@@ -22,7 +22,7 @@ struct RuntimeInfo {
   std::vector<CudaDevice> devices;
   int64_t cudnnVersion = -1;  // -1 when cuDNN is not available
   int threads = 0;
-  bool cudnnBenchmark = false;  // setCudnnBenchmark's process-wide setting
+  bool cudnnBenchmark = false;        // setCudnnBenchmark's process-wide setting
   std::string cudaGraphsUnavailable;  // why training steps cannot be CUDA graphs here; empty when they can
 };
 

@@ -19,8 +19,7 @@ Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, c
   sums_ = torch::zeros({5}, torch::TensorOptions().dtype(torch::kFloat64).device(model_->device()));
   if (spec_.stepGraphs == "cuda") {
     if (!model_->device().is_cuda()) {
-      throw std::invalid_argument("stepGraphs 'cuda' needs the model on a CUDA device, not " +
-                                  model_->device().str());
+      throw std::invalid_argument("stepGraphs 'cuda' needs the model on a CUDA device, not " + model_->device().str());
     }
     graphs_ = &cudaStepGraphs();
   } else if (spec_.stepGraphs == "replayed") {

@@ -76,7 +76,7 @@ class Trainer {
   std::shared_ptr<Model> model_, teacher_;
   TrainerSpec spec_;
   std::unique_ptr<FusedOptimizer> optimizer_;
-  torch::Tensor sums_;  // [loss, ce, kd, correct, count] in float64 on the model's device
+  torch::Tensor sums_;                  // [loss, ce, kd, correct, count] in float64 on the model's device
   const StepGraphs* graphs_ = nullptr;  // null: eager steps
   // By kind, batch size and whether the teacher's outputs are given: the last, smaller batch of an
   // epoch gets a graph of its own once it too has had its warm-up steps.

@@ -3,10 +3,10 @@
 // are (scripts/libtorch.mjs), and opened by the addon only on a CUDA device.
 #include <ATen/autocast_mode.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/core/Event.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <c10/core/Event.h>
 
 #include "../core/step_graph.h"
 
