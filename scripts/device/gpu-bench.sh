@@ -10,6 +10,8 @@
 # tuned: channels-last, bf16 autocast, cudnn.benchmark, fused optimizers; then kdtorch tuned with its steps
 # replayed from CUDA graphs) needs no data, ~4 min:
 #   run  carry [".device/runtime", "dist", "prebuilds"]                        command: bash scripts/device/gpu-bench.sh steps
+# or, with the CUDA-graph check and its eager-vs-graph timings first, in the same call (~6 min, one machine start):
+#   command: bash scripts/device/gpu-check.sh && bash scripts/device/gpu-bench.sh steps
 # SIZE, EPOCHS, PRESET, DEVICE override 224, 30, seed, cuda (DEVICE=cpu and small values rehearse it on a CPU);
 # further arguments go to compare, e.g. --set data.deviceCache=true for the kdtorch side.
 set -euo pipefail
