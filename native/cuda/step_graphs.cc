@@ -8,6 +8,9 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "../core/step_graph.h"
 
 namespace kdtorch {
@@ -65,9 +68,11 @@ class CudaStepGraphs final : public StepGraphs {
         }
         captured->graph.capture_end();
       });
-    } catch (...) {
+    } catch (const std::exception& error) {
       at::autocast::set_autocast_cache_enabled(cache);
-      throw;
+      throw std::runtime_error(std::string("capturing the training step into a CUDA graph failed; train without "
+                                           "graphs (config cudaGraphs: false, or Trainer graphs: 'none'): ") +
+                               error.what());
     }
     at::autocast::set_autocast_cache_enabled(cache);
     return captured;
