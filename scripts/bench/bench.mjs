@@ -3,6 +3,7 @@
 import { benchCompare } from './compare.mjs';
 import { benchData } from './data.mjs';
 import { benchDistill } from './distill.mjs';
+import { benchKdGain } from './kd-gain.mjs';
 import { benchParity } from './parity.mjs';
 import { benchSteps } from './steps.mjs';
 
@@ -12,6 +13,7 @@ const benches = {
   data: benchData,
   distill: benchDistill,
   compare: benchCompare,
+  'kd-gain': benchKdGain,
 };
 const [name, ...args] = process.argv.slice(2);
 if (!benches[name]) {

@@ -99,7 +99,7 @@ function row(name, side, { seconds, result }) {
 }
 
 /** Where the run happens, in words: the CPU's threads and model, or the GPU's name. */
-async function describeMachine(device) {
+export async function describeMachine(device) {
   if (device === 'cpu') return `CPU (${os.availableParallelism()} threads: ${os.cpus()[0]?.model ?? '?'})`;
   const { devices } = await info();
   return `${device} (${devices.map((d) => d.name).join(', ') || 'no GPU seen'}), ${os.availableParallelism()} CPU threads`;
