@@ -1,10 +1,12 @@
 // `npm run bench -- kd-gain [--size 64] [--teacher-epochs 15] [--epochs 30] [--seeds 5] [--kd 0.25:1,0.9:4]
 //   [--data DIR] [--device cpu]`: what distillation buys over the student trained alone, given a teacher.
 // One teacher (`recommended`, seed 0, trained once), then for each seed the student alone and the student
-// distilled with each alpha:temperature, paired: one seed gives one train/validation split and one
-// initial student, so a seed's runs differ only in the loss. Prints every test accuracy, then each
-// variant's mean ± sd and its paired difference from the student alone ± its standard error, and
-// appends them to docs/results.md. kdtorch only: `compare` shows kdtorch and PyTorch train alike.
+// distilled with each alpha:temperature, paired: every run uses the teacher's train/validation split
+// (one opened dataset), so the teacher never saw a student's validation images, and one seed gives one
+// initial student, so a seed's runs differ only in the loss. Prints test accuracy and the best epoch's
+// validation accuracy and loss per run, then each variant's mean and its paired difference from the
+// student alone ± its standard error, and appends them to docs/results.md. kdtorch only: `compare`
+// shows kdtorch and PyTorch train alike.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,14 +57,18 @@ export async function benchKdGain(args) {
   const setting = `${path.basename(values.data)}, ${size}², \`recommended\` preset, teacher ${teacherEpochs} epochs (seed 0), students ${epochs} epochs, batch 32, ${await describeMachine(values.device)}`;
   console.log(`kd-gain: ${setting}`);
 
-  const teacher = await trainTeacher(base(0, 'teacher'));
-  const accuracy = (result) => result.test.accuracy * 100;
-  console.log(`teacher: test accuracy ${accuracy(teacher).toFixed(2)}% (best epoch ${teacher.bestEpoch})`);
+  const dataset = await openDataset(resolveConfig(base(0, 'teacher')).data, 0);
+  const teacher = await trainTeacher(base(0, 'teacher'), { dataset });
+  const figures = (result) => {
+    const best = result.history.find((epoch) => epoch.epoch === result.bestEpoch);
+    return { test: result.test.accuracy * 100, val: best.valAccuracy * 100, valLoss: best.valLoss };
+  };
+  const show = (f) => `test ${f.test.toFixed(2)}%, val ${f.val.toFixed(2)}% / ${f.valLoss.toFixed(4)}`;
+  console.log(`teacher: ${show(figures(teacher))} (best epoch ${teacher.bestEpoch})`);
   const rows = [];
   for (let seed = 0; seed < seeds; seed++) {
     const input = base(seed, `seed-${seed}`);
-    const dataset = await openDataset(resolveConfig(input).data, seed);
-    const alone = accuracy(await trainStudent(input, { dataset }));
+    const alone = figures(await trainStudent(input, { dataset }));
     const distilled = [];
     for (const [i, { alpha, temperature }] of variants.entries()) {
       // A run folder holds one config: each variant gets its own.
@@ -70,34 +76,40 @@ export async function benchKdGain(args) {
         ...base(seed, `seed-${seed}-kd-${i}`),
         distill: { epochs, alpha, temperature, teacher: teacher.bestCheckpoint },
       };
-      distilled.push(accuracy(await distill(kdInput, { dataset })));
+      distilled.push(figures(await distill(kdInput, { dataset })));
     }
     rows.push({ seed, alone, distilled });
     console.log(
-      `seed ${seed}: alone ${alone.toFixed(2)}%, ${variants.map((v, i) => `${v.name} ${distilled[i].toFixed(2)}%`).join(', ')}`,
+      `seed ${seed}: alone ${show(alone)}; ${variants.map((v, i) => `${v.name} ${show(distilled[i])}`).join('; ')}`,
     );
   }
 
+  const cell = (f) => `${f.test.toFixed(2)}% | ${f.val.toFixed(2)}% | ${f.valLoss.toFixed(4)}`;
   const lines = [
-    `Teacher test accuracy ${accuracy(teacher).toFixed(2)}%. Test accuracy per seed:`,
+    `Teacher: ${show(figures(teacher))}. Per seed, test accuracy | validation accuracy | validation loss (best epoch):`,
     '',
-    `| seed | student alone | ${variants.map((v) => `distilled, ${v.name}`).join(' | ')} |`,
-    `|---:|---:|${'---:|'.repeat(variants.length)}`,
-    ...rows.map(
-      (r) => `| ${r.seed} | ${r.alone.toFixed(2)}% | ${r.distilled.map((d) => `${d.toFixed(2)}%`).join(' | ')} |`,
-    ),
+    `| seed | student alone | | | ${variants.map((v) => `distilled, ${v.name} | |`).join(' | ')} |`,
+    `|---:|${'---:|'.repeat(3 * (variants.length + 1))}`,
+    ...rows.map((r) => `| ${r.seed} | ${cell(r.alone)} | ${r.distilled.map(cell).join(' | ')} |`),
     '',
-    '| student | test accuracy, mean ± sd | paired difference from alone ± SE |',
-    '|---|---:|---:|',
+    '| student | test accuracy | paired Δ ± SE | val accuracy | paired Δ ± SE | val loss | paired Δ ± SE |',
+    `|---|${'---:|'.repeat(6)}`,
   ];
-  const alone = meanSd(rows.map((r) => r.alone));
-  lines.push(`| alone | ${alone.mean.toFixed(2)} ± ${alone.sd.toFixed(2)} | |`);
+  const signed = (v, digits) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`;
+  const summary = (name, pick) => {
+    const cells = ['test', 'val', 'valLoss'].map((key) => {
+      const digits = key === 'valLoss' ? 4 : 2;
+      const own = meanSd(rows.map((r) => pick(r)[key])).mean.toFixed(digits);
+      if (pick === aloneOf) return `${own} | `;
+      const diff = meanSd(rows.map((r) => pick(r)[key] - r.alone[key]));
+      return `${own} | ${signed(diff.mean, digits)} ± ${(diff.sd / Math.sqrt(rows.length)).toFixed(digits)}`;
+    });
+    return `| ${name} | ${cells.join(' | ')} |`;
+  };
+  const aloneOf = (r) => r.alone;
+  lines.push(summary('alone', aloneOf));
   variants.forEach((v, i) => {
-    const kd = meanSd(rows.map((r) => r.distilled[i]));
-    const diff = meanSd(rows.map((r) => r.distilled[i] - r.alone));
-    lines.push(
-      `| distilled, ${v.name} | ${kd.mean.toFixed(2)} ± ${kd.sd.toFixed(2)} | ${diff.mean >= 0 ? '+' : '−'}${Math.abs(diff.mean).toFixed(2)} ± ${(diff.sd / Math.sqrt(rows.length)).toFixed(2)} |`,
-    );
+    lines.push(summary(`distilled, ${v.name}`, (r) => r.distilled[i]));
   });
   const table = lines.join('\n');
   console.log(`\n${table}\n`);
