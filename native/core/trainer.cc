@@ -29,8 +29,7 @@ Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, c
   }
 }
 
-std::pair<torch::Tensor, torch::Tensor> Trainer::toDevice(const torch::Tensor& images,
-                                                          const torch::Tensor& labels) const {
+void Trainer::checkBatch(const torch::Tensor& images, const torch::Tensor& labels) const {
   model_->checkInput(images);
   if (labels.dim() != 1 || labels.size(0) != images.size(0)) {
     throw std::invalid_argument("labels must hold one class index per image (" + std::to_string(images.size(0)) + ")");
@@ -39,46 +38,48 @@ std::pair<torch::Tensor, torch::Tensor> Trainer::toDevice(const torch::Tensor& i
   if (labels.numel() > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= classes)) {
     throw std::invalid_argument("labels must lie in [0, " + std::to_string(classes - 1) + "]");
   }
-  const auto device = model_->device();
-  return {images.to(device, torch::kFloat32, /*non_blocking=*/true), labels.to(device, torch::kInt64, true)};
 }
 
 void Trainer::teacherStep(const torch::Tensor& images, const torch::Tensor& labels) {
-  auto [x, y] = toDevice(images, labels);
-  runStep(StepKind::CrossEntropy, x, y, {});
+  runStep(StepKind::CrossEntropy, images, labels, {});
 }
 
 void Trainer::studentStep(const torch::Tensor& images, const torch::Tensor& labels) {
-  auto [x, y] = toDevice(images, labels);
-  runStep(StepKind::CrossEntropy, x, y, {});
+  runStep(StepKind::CrossEntropy, images, labels, {});
 }
 
 void Trainer::distillStep(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& cached) {
   if (!teacher_ && !cached.defined()) {
     throw std::invalid_argument("distillStep needs a teacher or its outputs: create the trainer with one");
   }
-  auto [x, y] = toDevice(images, labels);
-  if (!cached.defined()) return runStep(StepKind::Distill, x, y, {});
   const int64_t classes = model_->spec().numClasses;
-  if (cached.dim() != 2 || cached.size(0) != x.size(0) || cached.size(1) != classes) {
-    throw std::invalid_argument("teacher outputs must be (" + std::to_string(x.size(0)) + ", " +
+  if (cached.defined() && (cached.dim() != 2 || cached.size(0) != images.size(0) || cached.size(1) != classes)) {
+    throw std::invalid_argument("teacher outputs must be (" + std::to_string(images.size(0)) + ", " +
                                 std::to_string(classes) + "), got " + c10::str(cached.sizes()));
   }
-  runStep(StepKind::Distill, x, y, cached.to(x.device(), torch::kFloat32, /*non_blocking=*/true));
+  runStep(StepKind::Distill, images, labels, cached);
 }
 
-void Trainer::runStep(StepKind kind, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& teacher) {
-  if (!graphs_) return eagerStep(kind, x, y, teacher);
+void Trainer::runStep(StepKind kind, const torch::Tensor& images, const torch::Tensor& labels,
+                      const torch::Tensor& teacher) {
+  checkBatch(images, labels);
+  const auto device = model_->device();
+  const auto floats = torch::TensorOptions().device(device).dtype(torch::kFloat32);
+  if (!graphs_) {
+    return eagerStep(kind, images.to(floats, /*non_blocking=*/true), labels.to(device, torch::kInt64, true),
+                     teacher.defined() ? teacher.to(floats, /*non_blocking=*/true) : teacher);
+  }
   // PyTorch's recipe warms up with three steps before capturing; so does every new step shape here.
   constexpr int kWarmUpSteps = 3;
-  auto& step = graphed_[{kind, x.size(0), teacher.defined()}];
+  auto& step = graphed_[{kind, images.size(0), teacher.defined()}];
   if (!step.images.defined()) {
-    step.images = torch::empty_like(x);
-    step.labels = torch::empty_like(y);
-    if (teacher.defined()) step.teacherLogits = torch::empty_like(teacher);
+    step.images = torch::empty(images.sizes(), floats);
+    step.labels = torch::empty(labels.sizes(), floats.dtype(torch::kInt64));
+    if (teacher.defined()) step.teacherLogits = torch::empty(teacher.sizes(), floats);
   }
-  step.images.copy_(x, /*non_blocking=*/true);
-  step.labels.copy_(y, /*non_blocking=*/true);
+  // One copy each, converting type and device on the way: the batch goes straight into the graph's inputs.
+  step.images.copy_(images, /*non_blocking=*/true);
+  step.labels.copy_(labels, /*non_blocking=*/true);
   if (teacher.defined()) step.teacherLogits.copy_(teacher, /*non_blocking=*/true);
   if (step.graph) return step.graph->replay();
   // `step` is a node of graphed_ and stays where it is for the trainer's life, as does `this`.

@@ -71,7 +71,8 @@ class Trainer {
                  const torch::Tensor& teacherLogits);
   void finishStep(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& loss,
                   const torch::Tensor& ce, const torch::Tensor& kd);
-  std::pair<torch::Tensor, torch::Tensor> toDevice(const torch::Tensor& images, const torch::Tensor& labels) const;
+  // Shape and label checks of a batch, before any of it goes to the device.
+  void checkBatch(const torch::Tensor& images, const torch::Tensor& labels) const;
 
   std::shared_ptr<Model> model_, teacher_;
   TrainerSpec spec_;

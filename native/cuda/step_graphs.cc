@@ -35,6 +35,20 @@ void onSideStream(const std::function<void()>& work) {
   after.block(current);
 }
 
+// A weight cast cached before capture would be read from memory the graph does not own, and one cached
+// during capture would be skipped by the next: torch.cuda.make_graphed_callables also asks for autocast
+// without its cache. Restores the setting however the capture ends.
+class AutocastCacheOff {
+ public:
+  AutocastCacheOff() : was_(at::autocast::is_autocast_cache_enabled()) {
+    at::autocast::set_autocast_cache_enabled(false);
+  }
+  ~AutocastCacheOff() { at::autocast::set_autocast_cache_enabled(was_); }
+
+ private:
+  bool was_;
+};
+
 class CudaStepGraph final : public StepGraph {
  public:
   void replay() override { graph.replay(); }
@@ -49,11 +63,7 @@ class CudaStepGraphs final : public StepGraphs {
     auto captured = std::make_unique<CudaStepGraph>();
     // Nothing queued before the capture may still be running into it (torch.cuda.graph does the same).
     c10::cuda::device_synchronize();
-    // A weight cast cached before capture would be read from memory the graph does not own, and one
-    // cached during capture would be skipped by the next: torch.cuda.make_graphed_callables also
-    // asks for autocast without its cache.
-    const bool cache = at::autocast::is_autocast_cache_enabled();
-    at::autocast::set_autocast_cache_enabled(false);
+    AutocastCacheOff noCache;
     try {
       onSideStream([&] {
         captured->graph.capture_begin();
@@ -69,12 +79,10 @@ class CudaStepGraphs final : public StepGraphs {
         captured->graph.capture_end();
       });
     } catch (const std::exception& error) {
-      at::autocast::set_autocast_cache_enabled(cache);
       throw std::runtime_error(std::string("capturing the training step into a CUDA graph failed; train without "
                                            "graphs (config cudaGraphs: false, or Trainer graphs: 'none'): ") +
                                error.what());
     }
-    at::autocast::set_autocast_cache_enabled(cache);
     return captured;
   }
 };
