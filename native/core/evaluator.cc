@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "runtime.h"
+
 namespace kdtorch {
 
 Evaluator::Evaluator(std::shared_ptr<Model> model) : model_(std::move(model)) {
@@ -20,8 +22,9 @@ void Evaluator::add(const torch::Tensor& images, const torch::Tensor& labels) {
   const int64_t c = model_->spec().numClasses;
   c10::InferenceMode inference;
   model_->train(false);
-  const auto x = images.to(model_->device(), torch::kFloat32);
-  const auto y = labels.to(model_->device(), torch::kInt64);
+  const auto on = torch::TensorOptions().device(model_->device());
+  const auto x = toDevice(images, on.dtype(torch::kFloat32));
+  const auto y = toDevice(labels, on.dtype(torch::kInt64));
   const auto logits = model_->forward(x).to(torch::kFloat32);
   lossSum_ += torch::nn::functional::cross_entropy(
                   logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

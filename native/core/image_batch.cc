@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "runtime.h"
+
 namespace kdtorch {
 
 torch::Tensor pixelsToInput(const torch::Tensor& nhwc, const torch::Tensor& flip, const PixelNormalization& norm,
@@ -12,17 +14,17 @@ torch::Tensor pixelsToInput(const torch::Tensor& nhwc, const torch::Tensor& flip
     throw std::invalid_argument("mean and std need one value per channel (" + std::to_string(channels) + ")");
   }
   if (flip.numel() != nhwc.size(0)) throw std::invalid_argument("flip needs one flag per image");
-  auto x = nhwc.to(device, /*non_blocking=*/true);
-  const auto flipped = flip.nonzero().squeeze(1).to(device);
+  const auto on = torch::TensorOptions().device(device);
+  auto x = toDevice(nhwc, on);
+  const auto flipped = toDevice(flip.nonzero().squeeze(1), on);
   if (flipped.numel() > 0) x.index_put_({flipped}, x.index({flipped}).flip({2}));
   std::vector<double> scale(channels), shift(channels);
   for (int64_t c = 0; c < channels; ++c) {
     scale[c] = 1.0 / (255.0 * norm.std[c]);
     shift[c] = -norm.mean[c] / norm.std[c];
   }
-  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-  const auto s = torch::tensor(scale, options).view({1, channels, 1, 1});
-  const auto b = torch::tensor(shift, options).view({1, channels, 1, 1});
+  const auto s = toDevice(torch::tensor(scale, torch::kFloat32), on).view({1, channels, 1, 1});
+  const auto b = toDevice(torch::tensor(shift, torch::kFloat32), on).view({1, channels, 1, 1});
   // Transposed to NCHW while still uint8 (a quarter of the bytes), so the float result is contiguous:
   // a permuted (channels-last) result sent the student's convolution down a path 2x slower on CPU.
   return torch::addcmul(b, x.permute({0, 3, 1, 2}).contiguous().to(torch::kFloat32), s);
@@ -49,7 +51,7 @@ torch::Tensor PixelStore::gather(const torch::Tensor& indices) const {
   if (rows.numel() > 0 && (rows.min().item<int64_t>() < 0 || rows.max().item<int64_t>() >= pixels_.size(0))) {
     throw std::invalid_argument("pixel store row index out of range 0.." + std::to_string(pixels_.size(0) - 1));
   }
-  return pixels_.index_select(0, rows.to(pixels_.device(), /*non_blocking=*/true));
+  return pixels_.index_select(0, toDevice(rows, torch::TensorOptions().device(pixels_.device())));
 }
 
 }  // namespace kdtorch

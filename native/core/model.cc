@@ -89,7 +89,9 @@ torch::Tensor Model::forward(const torch::Tensor& input) {
 torch::Tensor Model::predict(const torch::Tensor& input) {
   checkInput(input);
   c10::InferenceMode inference;
-  return forward(input.to(device_, torch::kFloat32)).to(torch::kCPU).contiguous();
+  return forward(toDevice(input, torch::TensorOptions().device(device_).dtype(torch::kFloat32)))
+      .to(torch::kCPU)
+      .contiguous();
 }
 
 void Model::to(const std::string& device) {

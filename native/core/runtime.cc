@@ -89,6 +89,17 @@ RuntimeInfo collectRuntimeInfo() {
 
 void setCudnnBenchmark(bool on) { at::globalContext().setBenchmarkCuDNN(on); }
 
+torch::Tensor stagedFor(const torch::Tensor& host, const c10::Device& device) {
+  if (!device.is_cuda() || !host.device().is_cpu() || host.is_pinned()) return host;
+  auto pinned = torch::empty(host.sizes(), host.options().pinned_memory(true));
+  pinned.copy_(host);
+  return pinned;
+}
+
+torch::Tensor toDevice(const torch::Tensor& host, const torch::TensorOptions& options) {
+  return stagedFor(host, options.device()).to(options, /*non_blocking=*/true);
+}
+
 c10::Device resolveDevice(const std::string& spec) {
   if (spec == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   c10::Device device(c10::kCPU);

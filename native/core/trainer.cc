@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "runtime.h"
+
 namespace kdtorch {
 Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, const TrainerSpec& spec)
     : model_(std::move(model)), teacher_(std::move(teacher)), spec_(spec) {
@@ -66,8 +68,8 @@ void Trainer::runStep(StepKind kind, const torch::Tensor& images, const torch::T
   const auto device = model_->device();
   const auto floats = torch::TensorOptions().device(device).dtype(torch::kFloat32);
   if (!graphs_) {
-    return eagerStep(kind, images.to(floats, /*non_blocking=*/true), labels.to(device, torch::kInt64, true),
-                     teacher.defined() ? teacher.to(floats, /*non_blocking=*/true) : teacher);
+    return eagerStep(kind, toDevice(images, floats), toDevice(labels, floats.dtype(torch::kInt64)),
+                     teacher.defined() ? toDevice(teacher, floats) : teacher);
   }
   // PyTorch's recipe warms up with three steps before capturing; so does every new step shape here.
   constexpr int kWarmUpSteps = 3;
@@ -78,9 +80,9 @@ void Trainer::runStep(StepKind kind, const torch::Tensor& images, const torch::T
     if (teacher.defined()) step.teacherLogits = torch::empty(teacher.sizes(), floats);
   }
   // One copy each, converting type and device on the way: the batch goes straight into the graph's inputs.
-  step.images.copy_(images, /*non_blocking=*/true);
-  step.labels.copy_(labels, /*non_blocking=*/true);
-  if (teacher.defined()) step.teacherLogits.copy_(teacher, /*non_blocking=*/true);
+  step.images.copy_(stagedFor(images, device), /*non_blocking=*/true);
+  step.labels.copy_(stagedFor(labels, device), /*non_blocking=*/true);
+  if (teacher.defined()) step.teacherLogits.copy_(stagedFor(teacher, device), /*non_blocking=*/true);
   if (step.graph) return step.graph->replay();
   // `step` is a node of graphed_ and stays where it is for the trainer's life, as does `this`.
   auto run = [this, kind, &step] { eagerStep(kind, step.images, step.labels, step.teacherLogits); };
