@@ -191,7 +191,12 @@ async function studentPhase(
   const outputs = kdSource?.outputs ?? null;
   const description = describe(c, dataset, 'studentNet');
   // The same seed as the student trained alone: both start from the same weights.
-  const model = await createModel(description, { device: c.device, seed: c.seed });
+  const model = await createModel(description, {
+    device: c.device,
+    seed: c.seed,
+    autocast: c.student.autocast,
+    channelsLast: c.student.channelsLast,
+  });
   const phaseConfig = c[phase];
   const weights = classWeights(dataset, phaseConfig, `${phase}.classWeights`);
   const kd = phase === 'distill' ? c.distill : undefined;

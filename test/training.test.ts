@@ -168,6 +168,30 @@ describe('cudnnBenchmark', () => {
   });
 });
 
+describe('student.autocast and student.channelsLast', () => {
+  it('reach the student of both phases: bf16 moves the losses a little, channels-last trains', async () => {
+    const teacher = await trainTeacher(tinyConfig(data, tempDir('precision-teacher'), { teacher: { epochs: 1 } }));
+    const phases = { epochs: 1 };
+    const runs = await Promise.all(
+      [{}, { autocast: 'bf16' as const }, { channelsLast: true }].map(async (student) => {
+        const config = tinyConfig(data, tempDir('precision'), {
+          student: { ...phases, ...student },
+          distill: { ...phases, teacher: teacher.bestCheckpoint },
+        });
+        return [await trainStudent(config), await distill(config)];
+      }),
+    );
+    // First-epoch train loss of [student alone, distilled] per setting.
+    const losses = runs.map((phasesRun) => phasesRun.map((r) => r.history[0]?.trainLoss as number));
+    for (const phase of [0, 1]) {
+      const [fp32, bf16, channelsLast] = losses.map((l) => l[phase] as number) as [number, number, number];
+      expect(bf16).not.toBe(fp32);
+      expect(Math.abs(bf16 - fp32) / fp32).toBeLessThan(0.1);
+      expect(Number.isFinite(channelsLast)).toBe(true);
+    }
+  }, 120_000);
+});
+
 describe('early stopping', () => {
   it('stops once validation accuracy has not gained minDelta for `patience` epochs', async () => {
     // A gain of more than 1 (100 points) is impossible: every epoch after the first counts as none.

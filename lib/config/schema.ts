@@ -68,6 +68,14 @@ const phaseFields = {
   earlyStopping,
 };
 
+/** How a network computes: for GPUs, where they pay (docs/results.md); numbers change as bf16's do. */
+const precisionFields = {
+  /** 'bf16': convolutions and matmuls in bfloat16, as torch.autocast. */
+  autocast: z.enum(['none', 'bf16']),
+  /** Weights and activations channels-last (NHWC), as cuDNN runs fastest. */
+  channelsLast: z.boolean(),
+};
+
 export const configSchema = z
   .object({
     preset: z.enum(['seed', 'recommended', 'quick']),
@@ -117,11 +125,11 @@ export const configSchema = z
         freeze: z.enum(['none', 'backbone']),
         /** Initial weights (e.g. torchvision's ImageNet resnet18 .pth); fc is re-initialised. null: random init. */
         weights: z.string().min(1).nullable(),
-        autocast: z.enum(['none', 'bf16']),
-        channelsLast: z.boolean(),
+        ...precisionFields,
       })
       .strict(),
-    student: z.object({ ...phaseFields, width: positiveInt }).strict(),
+    /** The student network, in both phases that train one (alone and distilled). */
+    student: z.object({ ...phaseFields, width: positiveInt, ...precisionFields }).strict(),
     distill: z
       .object({
         ...phaseFields,
