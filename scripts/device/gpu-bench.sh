@@ -6,12 +6,15 @@
 #   3. run  (nothing to carry: the machine still holds it)                     command: bash scripts/device/gpu-bench.sh pytorch
 #   (each within the machine's 30 s warm window of the last, or data-1 is gone), then here:
 #   npm run bench -- compare --combine <files_at>/kdtorch.json,<files_at>/pytorch.json
+# Measured on an H200 (2026-11-30, docs/results.md): the article's code takes 13 s per epoch there, so its
+# 30 epochs × 3 phases (about 20 minutes) outrun a session's 15 minutes of device time; EPOCHS=3 fits
+# (kdtorch side under a minute, PyTorch side about 3 minutes).
 # Step speed (issue 7: images/s per step at batch 32 and 256, kdtorch vs PyTorch as written and vs PyTorch
 # tuned: channels-last, bf16 autocast, cudnn.benchmark, fused optimizers; then kdtorch tuned with its steps
-# replayed from CUDA graphs) needs no data, ~4 min:
-#   run  carry [".device/runtime", "dist", "prebuilds"]                        command: bash scripts/device/gpu-bench.sh steps
-# or, with the CUDA-graph check and its eager-vs-graph timings first, in the same call (~6 min, one machine start):
-#   command: bash scripts/device/gpu-check.sh && bash scripts/device/gpu-bench.sh steps
+# replayed from CUDA graphs) needs no data; REPEATS=10 takes about 5 minutes:
+#   run  carry [".device/runtime", "dist", "prebuilds"]                        command: REPEATS=10 bash scripts/device/gpu-bench.sh steps
+# or, after gpu-check.sh (graph-check and loop-check, about 4 minutes), in the same call and machine start:
+#   command: bash scripts/device/gpu-check.sh; REPEATS=10 bash scripts/device/gpu-bench.sh steps
 # SIZE, EPOCHS, PRESET, DEVICE override 224, 30, seed, cuda (DEVICE=cpu and small values rehearse it on a CPU);
 # further arguments go to compare, e.g. --set data.deviceCache=true for the kdtorch side.
 set -euo pipefail
