@@ -150,14 +150,8 @@ export function describeLibtorch(root, source) {
  */
 function findCudaRuntime(root, libDir) {
   if (!fs.existsSync(path.join(libDir, 'libtorch_cuda.so'))) return null;
-  const nvidia = path.join(path.dirname(root), 'nvidia');
   const candidates = [
-    ...(fs.existsSync(nvidia)
-      ? fs
-          .readdirSync(nvidia)
-          .sort()
-          .map((name) => path.join(nvidia, name))
-      : []),
+    ...entries(path.join(path.dirname(root), 'nvidia')),
     ...[process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean),
   ];
   // c10's CUDA headers include cuda_runtime.h, which includes crt/ (the nvidia-cuda-crt wheel).
@@ -166,20 +160,23 @@ function findCudaRuntime(root, libDir) {
   );
   if (!home) return null;
   const cudart = ['lib', 'lib64']
-    .flatMap((lib) =>
-      fs.existsSync(path.join(home, lib))
-        ? fs
-            .readdirSync(path.join(home, lib))
-            .sort()
-            .map((name) => path.join(home, lib, name))
-        : [],
-    )
+    .flatMap((lib) => entries(path.join(home, lib)))
     .find((file) => /\/libcudart\.so(\.\d+)?$/.test(file));
   return {
     includeDir: path.join(home, 'include'),
     // libcudart by path: the wheels ship only libcudart.so.13, which -lcudart would not find.
     libraries: ['-lc10_cuda', '-ltorch_cuda', ...(cudart ? [cudart] : [])],
   };
+}
+
+/** The paths in `dir`, sorted; none when it does not exist. */
+function entries(dir) {
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .sort()
+        .map((name) => path.join(dir, name))
+    : [];
 }
 
 function readHeaderVersion(root) {
@@ -217,6 +214,7 @@ function usesCxx11Abi(library) {
 /** Compiler and linker settings shared by CMakeLists.txt and binding.gyp, so both builds are the same build. */
 export function buildFlags(libtorch, packageRoot = findPackageRoot()) {
   const require = createRequire(import.meta.url);
+  const linkTorch = libtorch.libraries.map((name) => `-l${name}`);
   return {
     sources: listSources(packageRoot),
     includeDirs: [...libtorch.includeDirs, path.dirname(require.resolve('node-addon-api/package.json'))],
@@ -232,13 +230,11 @@ export function buildFlags(libtorch, packageRoot = findPackageRoot()) {
     // libjpeg-turbo is linked statically with its symbols kept private, so a prebuilt binary needs
     // no system libjpeg and cannot clash with the one inside sharp's libvips.
     ldflags: [`-L${libtorch.libDir}`, '-Wl,--exclude-libs,libjpeg.a'],
-    libraries: [...libtorch.libraries.map((name) => `-l${name}`), findStaticLibjpeg()],
+    libraries: [...linkTorch, findStaticLibjpeg()],
     // kdtorch_cuda.so: empty lists when there is no CUDA runtime to build it with.
     cudaSources: libtorch.cudaRuntime ? listSources(packageRoot, 'cuda') : [],
     cudaIncludeDirs: libtorch.cudaRuntime ? [...libtorch.includeDirs, libtorch.cudaRuntime.includeDir] : [],
-    cudaLibraries: libtorch.cudaRuntime
-      ? [...libtorch.libraries.map((name) => `-l${name}`), ...libtorch.cudaRuntime.libraries]
-      : [],
+    cudaLibraries: libtorch.cudaRuntime ? [...linkTorch, ...libtorch.cudaRuntime.libraries] : [],
   };
 }
 
