@@ -1,12 +1,14 @@
 // `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--seed 0] [--data DIR]
-//   [--device cpu|cuda] [--side both|kdtorch|pytorch] [--out FILE] [--combine A.json,B.json] [--set field=value]…`:
+//   [--device cpu|cuda] [--side both|kdtorch|pytorch] [--out FILE] [--combine A.json,B.json] [--tuned]
+//   [--set field=value]…`:
 // the article's whole experiment (teacher, student alone, distilled student) in kdtorch and in the
 // article's PyTorch code (scripts/bench/reference/article.py), same data, same settings, one run.
 // Prints one table per preset with kdtorch/PyTorch ratios, writes the JSON, and appends the tables,
 // dated and with the command, to docs/results.md. On a GPU machine, where one call may not hold both
 // sides, `--side` runs one and writes its JSON (`--out`); `--combine` makes the tables from such files.
 // `--set` changes kdtorch's side only (e.g. data.deviceCache=true, teacher.channelsLast=true): the
-// setting line says so, so a table never passes such a run off as the same recipe. The reference
+// setting line says so, so a table never passes such a run off as the same recipe. `--tuned` sets both
+// sides up as their users would for a GPU (TUNED_SETTINGS; article.py --tuned). The reference
 // trains and validates on kdtorch's split lists (`--splits`), so both sides see the same images.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +20,18 @@ import { findPackageRoot } from '../libtorch.mjs';
 import { runArticle } from './reference/run-article.mjs';
 
 const root = findPackageRoot();
+// `--tuned`: each side as its user would tune it for a GPU. kdtorch: these settings (`--set` adds to them);
+// PyTorch: article.py --tuned (bf16 autocast, channels_last, cudnn.benchmark, fused Adam, pinned batches)
+// with DataLoader workers.
+const TUNED_SETTINGS = [
+  'teacher.autocast=bf16',
+  'teacher.channelsLast=true',
+  'student.autocast=bf16',
+  'student.channelsLast=true',
+  'data.deviceCache=true',
+  'cudaGraphs=true',
+];
+const TUNED_WORKERS = Math.min(8, os.availableParallelism());
 const PHASES = [
   ['teacher', 'Teacher (ResNet-18)'],
   ['student', 'Student alone'],
@@ -65,9 +79,10 @@ function writeSplits({ splits, val, data }, file) {
   return file;
 }
 
-function referenceRun(preset, data, size, epochs, seed, device, out, splits) {
+function referenceRun(preset, data, size, epochs, seed, device, out, splits, tuned) {
   const common = ['--data', data, '--size', String(size), '--epochs', String(epochs), '--seed', String(seed)];
   common.push('--device', device, '--splits', splits);
+  if (tuned) common.push('--tuned', '--workers', String(TUNED_WORKERS));
   // `recommended` corrects the article; its optimizer, schedule and class weights go along.
   if (preset === 'recommended') {
     common.push('--variant', 'corrected', '--optimizer', 'adamw', '--weight-decay', '1e-4', '--cosine', '--balanced');
@@ -176,6 +191,7 @@ export async function benchCompare(args) {
       out: { type: 'string' },
       combine: { type: 'string' },
       set: { type: 'string', multiple: true, default: [] },
+      tuned: { type: 'boolean', default: false },
     },
   });
   if (values.combine) return report(combine(values.combine.split(',')));
@@ -186,22 +202,26 @@ export async function benchCompare(args) {
   const { device, side } = values;
   const work = path.join(root, '.tmp', 'bench-compare', new Date().toISOString().replace(/[:.]/g, '-'));
   fs.mkdirSync(work, { recursive: true });
+  const { tuned } = values;
+  const overrides = [...(tuned ? TUNED_SETTINGS : []), ...values.set];
   const sets = values.set.map((assignment) => ` --set ${assignment}`).join('');
-  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs} --seed ${seed} --device ${device}${side === 'both' ? '' : ` --side ${side}`}${sets}`;
+  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs} --seed ${seed} --device ${device}${side === 'both' ? '' : ` --side ${side}`}${tuned ? ' --tuned' : ''}${sets}`;
   // The data folder is named, not its path: the two sides of a split run may see it at other places.
-  const changed = values.set.length ? `; kdtorch with ${values.set.join(', ')}` : '';
+  const gpuOnly = device === 'cpu' ? '' : ', cudnn.benchmark, fused Adam, pinned batches';
+  const reference = tuned ? `; PyTorch tuned (bf16 autocast, channels_last${gpuOnly}, ${TUNED_WORKERS} workers)` : '';
+  const changed = `${overrides.length ? `; kdtorch with ${overrides.join(', ')}` : ''}${reference}`;
   const setting = `${path.basename(values.data)}, ${size}², ${epochs} epochs per phase, batch 32, ${await describeMachine(device)}${changed}`;
   console.log(`compare: ${setting}\n`);
   const results = {};
   for (const preset of values.preset.split(',')) {
     results[preset] = {};
-    const input = kdtorchInput(preset, values.data, size, epochs, seed, device, work, values.set);
+    const input = kdtorchInput(preset, values.data, size, epochs, seed, device, work, overrides);
     const config = resolveConfig(input);
     const dataset = await openDataset(config.data, config.seed);
     if (side !== 'pytorch') results[preset].kdtorch = await kdtorchRun(input, dataset);
     if (side !== 'kdtorch') {
       const splits = writeSplits(dataset, path.join(work, `splits-${preset}.json`));
-      results[preset].pytorch = referenceRun(preset, values.data, size, epochs, seed, device, work, splits);
+      results[preset].pytorch = referenceRun(preset, values.data, size, epochs, seed, device, work, splits, tuned);
     }
   }
   const json = values.out ?? path.join(work, 'result.json');

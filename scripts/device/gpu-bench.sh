@@ -16,7 +16,8 @@
 # or, after gpu-check.sh (graph-check and loop-check, about 4 minutes), in the same call and machine start:
 #   command: bash scripts/device/gpu-check.sh; REPEATS=10 bash scripts/device/gpu-bench.sh steps
 # SIZE, EPOCHS, PRESET, DEVICE override 224, 30, seed, cuda (DEVICE=cpu and small values rehearse it on a CPU);
-# further arguments go to compare, e.g. --set data.deviceCache=true for the kdtorch side.
+# further arguments go to compare, e.g. --tuned (both sides as their users would tune them for a GPU; give it
+# to both sides' calls) or --set data.deviceCache=true for the kdtorch side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 side=${1:?usage: gpu-bench.sh stage|kdtorch|pytorch|steps}
