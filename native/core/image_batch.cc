@@ -18,16 +18,16 @@ torch::Tensor pixelsToInput(const torch::Tensor& nhwc, const torch::Tensor& flip
   auto x = toDevice(nhwc, on);
   const auto flipped = toDevice(flip.nonzero().squeeze(1), on);
   if (flipped.numel() > 0) x.index_put_({flipped}, x.index({flipped}).flip({2}));
-  std::vector<double> scale(channels), shift(channels);
+  // Per channel, scale then shift, in one tensor: one copy to the device per batch, not two.
+  std::vector<double> coefficients(2 * channels);
   for (int64_t c = 0; c < channels; ++c) {
-    scale[c] = 1.0 / (255.0 * norm.std[c]);
-    shift[c] = -norm.mean[c] / norm.std[c];
+    coefficients[c] = 1.0 / (255.0 * norm.std[c]);
+    coefficients[channels + c] = -norm.mean[c] / norm.std[c];
   }
-  const auto s = toDevice(torch::tensor(scale, torch::kFloat32), on).view({1, channels, 1, 1});
-  const auto b = toDevice(torch::tensor(shift, torch::kFloat32), on).view({1, channels, 1, 1});
+  const auto scaleShift = toDevice(torch::tensor(coefficients, torch::kFloat32), on).view({2, 1, channels, 1, 1});
   // Transposed to NCHW while still uint8 (a quarter of the bytes), so the float result is contiguous:
   // a permuted (channels-last) result sent the student's convolution down a path 2x slower on CPU.
-  return torch::addcmul(b, x.permute({0, 3, 1, 2}).contiguous().to(torch::kFloat32), s);
+  return torch::addcmul(scaleShift[1], x.permute({0, 3, 1, 2}).contiguous().to(torch::kFloat32), scaleShift[0]);
 }
 
 PixelStore::PixelStore(int64_t count, int64_t height, int64_t width, int64_t channels, const c10::Device& device)
