@@ -1,5 +1,5 @@
-// `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--seed 0] [--data DIR]
-//   [--device cpu|cuda] [--side both|kdtorch|pytorch] [--out FILE] [--combine A.json,B.json] [--tuned]
+// `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--batch 32] [--seed 0]
+//   [--data DIR] [--device cpu|cuda] [--side both|kdtorch|pytorch] [--out FILE] [--combine A.json,B.json] [--tuned]
 //   [--set field=value]…`:
 // the article's whole experiment (teacher, student alone, distilled student) in kdtorch and in the
 // article's PyTorch code (scripts/bench/reference/article.py), same data, same settings, one run.
@@ -44,9 +44,9 @@ async function timed(work) {
   return { seconds: (performance.now() - start) / 1000, result };
 }
 
-/** A preset's kdtorch settings for this run: the bench's size, epochs, seed and device, then `--set`. */
-function kdtorchInput(preset, data, size, epochs, seed, device, out, overrides) {
-  const phase = { epochs };
+/** A preset's kdtorch settings for this run: the bench's size, epochs, batch, seed and device, then `--set`. */
+function kdtorchInput(preset, data, { size, epochs, batch, seed, device }, out, overrides) {
+  const phase = { epochs, batchSize: batch };
   const base = {
     preset,
     device,
@@ -79,9 +79,9 @@ function writeSplits({ splits, val, data }, file) {
   return file;
 }
 
-function referenceRun(preset, data, size, epochs, seed, device, out, splits, tuned) {
-  const common = ['--data', data, '--size', String(size), '--epochs', String(epochs), '--seed', String(seed)];
-  common.push('--device', device, '--splits', splits);
+function referenceRun(preset, data, { size, epochs, batch, seed, device }, out, splits, tuned) {
+  const common = ['--data', data, '--size', String(size), '--epochs', String(epochs), '--batch', String(batch)];
+  common.push('--seed', String(seed), '--device', device, '--splits', splits);
   if (tuned) common.push('--tuned', '--workers', String(TUNED_WORKERS));
   // `recommended` corrects the article; its optimizer, schedule and class weights go along.
   if (preset === 'recommended') {
@@ -184,6 +184,7 @@ export async function benchCompare(args) {
       preset: { type: 'string', default: 'seed,recommended' },
       size: { type: 'string', default: '64' },
       epochs: { type: 'string', default: '5' },
+      batch: { type: 'string', default: '32' },
       seed: { type: 'string', default: '0' },
       data: { type: 'string', default: path.resolve(root, '..', 'shared', 'datasets', 'chest_xray') },
       device: { type: 'string', default: 'cpu' },
@@ -196,32 +197,31 @@ export async function benchCompare(args) {
   });
   if (values.combine) return report(combine(values.combine.split(',')));
   if (!['both', 'kdtorch', 'pytorch'].includes(values.side)) throw new Error('--side takes both, kdtorch or pytorch');
-  const size = Number(values.size);
-  const epochs = Number(values.epochs);
-  const seed = Number(values.seed);
+  const [size, epochs, batch, seed] = ['size', 'epochs', 'batch', 'seed'].map((k) => Number(values[k]));
   const { device, side } = values;
+  const run = { size, epochs, batch, seed, device };
   const work = path.join(root, '.tmp', 'bench-compare', new Date().toISOString().replace(/[:.]/g, '-'));
   fs.mkdirSync(work, { recursive: true });
   const { tuned } = values;
   const overrides = [...(tuned ? TUNED_SETTINGS : []), ...values.set];
   const sets = values.set.map((assignment) => ` --set ${assignment}`).join('');
-  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs} --seed ${seed} --device ${device}${side === 'both' ? '' : ` --side ${side}`}${tuned ? ' --tuned' : ''}${sets}`;
+  const command = `npm run bench -- compare --preset ${values.preset} --size ${size} --epochs ${epochs}${batch === 32 ? '' : ` --batch ${batch}`} --seed ${seed} --device ${device}${side === 'both' ? '' : ` --side ${side}`}${tuned ? ' --tuned' : ''}${sets}`;
   // The data folder is named, not its path: the two sides of a split run may see it at other places.
   const gpuOnly = device === 'cpu' ? '' : ', cudnn.benchmark, fused Adam, pinned batches';
   const reference = tuned ? `; PyTorch tuned (bf16 autocast, channels_last${gpuOnly}, ${TUNED_WORKERS} workers)` : '';
   const changed = `${overrides.length ? `; kdtorch with ${overrides.join(', ')}` : ''}${reference}`;
-  const setting = `${path.basename(values.data)}, ${size}², ${epochs} epochs per phase, batch 32, ${await describeMachine(device)}${changed}`;
+  const setting = `${path.basename(values.data)}, ${size}², ${epochs} epochs per phase, batch ${batch}, ${await describeMachine(device)}${changed}`;
   console.log(`compare: ${setting}\n`);
   const results = {};
   for (const preset of values.preset.split(',')) {
     results[preset] = {};
-    const input = kdtorchInput(preset, values.data, size, epochs, seed, device, work, overrides);
+    const input = kdtorchInput(preset, values.data, run, work, overrides);
     const config = resolveConfig(input);
     const dataset = await openDataset(config.data, config.seed);
     if (side !== 'pytorch') results[preset].kdtorch = await kdtorchRun(input, dataset);
     if (side !== 'kdtorch') {
       const splits = writeSplits(dataset, path.join(work, `splits-${preset}.json`));
-      results[preset].pytorch = referenceRun(preset, values.data, size, epochs, seed, device, work, splits, tuned);
+      results[preset].pytorch = referenceRun(preset, values.data, run, work, splits, tuned);
     }
   }
   const json = values.out ?? path.join(work, 'result.json');

@@ -17,7 +17,8 @@
 #   command: bash scripts/device/gpu-check.sh; REPEATS=10 bash scripts/device/gpu-bench.sh steps
 # SIZE, EPOCHS, PRESET, DEVICE override 224, 30, seed, cuda (DEVICE=cpu and small values rehearse it on a CPU);
 # further arguments go to compare, e.g. --tuned (both sides as their users would tune them for a GPU; give it
-# to both sides' calls) or --set data.deviceCache=true for the kdtorch side.
+# to both sides' calls), --batch 256 (both sides) or --set data.deviceCache=true for the kdtorch side. OUT=DIR
+# keeps several runs' JSON apart in one call.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 side=${1:?usage: gpu-bench.sh stage|kdtorch|pytorch|steps}
