@@ -126,14 +126,18 @@ export function describeLibtorch(root, source) {
     if (!fs.existsSync(required)) throw new Error(`${root} is not a libtorch install: ${required} is missing`);
   }
   const version = readHeaderVersion(root);
-  const preload = ['libtorch_global_deps.so', 'libtorch.so']
-    .map((name) => path.join(libDir, name))
-    .filter((file) => fs.existsSync(file));
+  const cuda = readCudaVersion(root, libDir);
+  const inLibDir = (name) => [path.join(libDir, name)].filter((file) => fs.existsSync(file));
+  const preload = [
+    ...inLibDir('libtorch_global_deps.so'),
+    ...wheelCudaLibraries(root, cuda),
+    ...inLibDir('libtorch.so'),
+  ];
   return {
     root,
     source,
     version,
-    cuda: readCudaVersion(root, libDir),
+    cuda,
     cxx11abi: usesCxx11Abi(path.join(libDir, 'libc10.so')) ? 1 : 0,
     includeDirs: [path.join(root, 'include'), apiInclude],
     libDir,
@@ -141,6 +145,51 @@ export function describeLibtorch(root, source) {
     cudaRuntime: findCudaRuntime(root, libDir),
     preload,
   };
+}
+
+/**
+ * The CUDA libraries `import torch` loads from the nvidia-* wheels after libtorch_global_deps.so, in its
+ * order (torch/__init__.py, _preload_cuda_deps): folder under site-packages/nvidia, and file name up to
+ * the version. Some are opened by name by libraries that do not know the wheels' layout: cuDNN opens
+ * libnvrtc for its runtime-compiled kernels, and libnvrtc opens libnvrtc-builtins (pytorch/pytorch#145580);
+ * libtorch opens libcusolver for linear algebra. Loading what `import torch` loads makes libtorch find
+ * what it finds in Python (test/libtorch.test.ts compares the two processes' mapped libraries).
+ */
+const WHEEL_CUDA_LIBRARIES = [
+  ['cublas', 'libcublasLt.so.'],
+  ['cublas', 'libcublas.so.'],
+  ['cudnn', 'libcudnn.so.'],
+  ['cuda_nvrtc', 'libnvrtc.so.'],
+  ['cuda_nvrtc', 'libnvrtc-builtins.so.'],
+  ['cuda_runtime', 'libcudart.so.'],
+  ['cuda_cupti', 'libcupti.so.'],
+  ['cufft', 'libcufft.so.'],
+  ['curand', 'libcurand.so.'],
+  ['nvjitlink', 'libnvJitLink.so.'],
+  ['cusparse', 'libcusparse.so.'],
+  ['cusparselt', 'libcusparseLt.so.'],
+  ['cusolver', 'libcusolver.so.'],
+  ['nccl', 'libnccl.so.'],
+  ['nvshmem', 'libnvshmem_host.so.'],
+  ['cufile', 'libcufile.so.'],
+  ['nvtx', 'libnvToolsExt.so.'],
+];
+
+/**
+ * WHEEL_CUDA_LIBRARIES as found beside Python's torch, looked up where torch looks: the CUDA major's
+ * folder (nvidia/cu13/lib), then the library's own (nvidia/cudnn/lib). None for a LibTorch zip or a
+ * CPU-only build, whose lib/ holds what they need.
+ */
+function wheelCudaLibraries(root, cuda) {
+  const nvidia = path.join(path.dirname(root), 'nvidia');
+  if (!cuda || !fs.existsSync(nvidia)) return [];
+  const major = cuda.split('.')[0];
+  return WHEEL_CUDA_LIBRARIES.flatMap(([folder, prefix]) => {
+    const found = [path.join(nvidia, `cu${major}`, 'lib'), path.join(nvidia, folder, 'lib')]
+      .flatMap(entries)
+      .find((file) => path.basename(file).startsWith(prefix) && /\d$/.test(file));
+    return found ? [found] : [];
+  });
 }
 
 /**

@@ -25,10 +25,25 @@ describe('findLibtorch', () => {
     expect(found.cuda).toBe(venvTorch.cuda);
     expect(found.cxx11abi).toBe(venvTorch.abi ? 1 : 0);
     expect(found.includeDirs.every((dir: string) => fs.existsSync(dir))).toBe(true);
-    expect(found.preload.map((file: string) => path.basename(file))).toEqual([
-      'libtorch_global_deps.so',
-      'libtorch.so',
+    const preload = found.preload.map((file: string) => path.basename(file));
+    expect([preload[0], preload.at(-1)]).toEqual(['libtorch_global_deps.so', 'libtorch.so']);
+  });
+
+  it("loads the CUDA libraries of the nvidia wheels that `import torch` loads, cuDNN's libnvrtc among them", () => {
+    // The nvidia-wheel files mapped into a process: Python's after `import torch`, ours after loading the addon.
+    const mapped = `sorted({l.split()[5].rsplit("/", 1)[1] for l in open("/proc/self/maps") if "/nvidia/" in l})`;
+    const inPython = python<string[]>(`import json, torch; print(json.dumps(${mapped}))`);
+    const node = run(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `const k = await import('./dist/lib/index.js'); await k.info();
+       const files = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes('/nvidia/'));
+       console.log(JSON.stringify([...new Set(files.map((l) => l.trim().split(/\\s+/)[5].split('/').at(-1)))]));`,
     ]);
+    expect(node.status, node.stderr).toBe(0);
+    const inNode = JSON.parse(node.stdout.trim().split('\n').at(-1) ?? '[]') as string[];
+    expect(inPython).toContain('libnvrtc.so.13');
+    expect(inNode.sort()).toEqual(expect.arrayContaining(inPython));
   });
 
   it('puts LIBTORCH first, then KDTORCH_PYTHON, then the venv', () => {
