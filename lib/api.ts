@@ -58,6 +58,7 @@ async function prepare(input: ConfigInput, command: string, options: RunOptions)
 async function stepGraphs(c: Config, model: Model): Promise<'cuda' | 'none'> {
   if (!c.cudaGraphs || !model.device.startsWith('cuda')) return 'none';
   const { cudaGraphsUnavailable } = await nativeInfo();
+  if (cudaGraphsUnavailable && c.cudaGraphs === 'auto') return 'none';
   if (cudaGraphsUnavailable) {
     throw new KdtorchError(
       'E_INVALID_CONFIG',

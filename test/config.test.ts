@@ -109,6 +109,7 @@ describe('bad config values', () => {
       /"inverse".*'balanced'/,
     ],
     ['channels', { data: { ...ROOT.data, channels: 2 } }, 'data.channels', /2.*1 \(grey\) or 3/],
+    ['CUDA graphs', { ...ROOT, cudaGraphs: 'yes' }, 'cudaGraphs', /"yes".*true, false or 'auto'/],
   ];
   for (const [name, input, field, message] of cases) {
     it(`${name}: names ${field}`, () => {

@@ -47,9 +47,10 @@ const seed: Config = {
   // step runs the fastest algorithm. Not an article fault to reproduce: it changes speed, and on a GPU
   // the last bits of convolution results, as any change of algorithm does.
   cudnnBenchmark: true,
-  // Graph and eager steps agreed on an H200 (scripts/device/graph-check.mjs); off until a whole
-  // training run with graphs has run there too: the capture cannot be exercised on a machine without one.
-  cudaGraphs: false,
+  // Speed only, as cudnnBenchmark: on an H200 graph steps trained as eager ones do, single steps
+  // (scripts/device/graph-check.mjs) and whole runs (loop-check.mjs: train losses within 1e-7), and
+  // they make the bf16 student step 2.7× faster at batch 32 (fp32: 1.0–1.08×).
+  cudaGraphs: 'auto',
   seed: 0,
   output: null,
   positiveClass: null,

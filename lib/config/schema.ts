@@ -107,8 +107,8 @@ export const configSchema = z
     device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, "use 'auto', 'cpu', 'cuda' or 'cuda:N'"),
     /** torch.backends.cudnn.benchmark, set for the whole process when a phase starts: cuDNN times its convolution algorithms once per shape and keeps the fastest. GPU only. */
     cudnnBenchmark: z.boolean(),
-    /** Replay each training step from a CUDA graph (one launch per step) after three eager warm-up steps per batch shape. CUDA only: no effect on a CPU; an error where graphs are unavailable (`kdtorch info` says why). */
-    cudaGraphs: z.boolean(),
+    /** Replay each training step from a CUDA graph (one launch per step) after three eager warm-up steps per batch shape. CUDA only: no effect on a CPU. 'auto': graphs where `kdtorch info` says they are available, eager steps elsewhere; true: an error where they are unavailable (it says why). */
+    cudaGraphs: z.union([z.boolean(), z.literal('auto')], { error: "use true, false or 'auto'" }),
     seed: z
       .number()
       .int()
