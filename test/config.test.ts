@@ -110,6 +110,7 @@ describe('bad config values', () => {
     ],
     ['channels', { data: { ...ROOT.data, channels: 2 } }, 'data.channels', /2.*1 \(grey\) or 3/],
     ['CUDA graphs', { ...ROOT, cudaGraphs: 'yes' }, 'cudaGraphs', /"yes".*true, false or 'auto'/],
+    ['device cache', { data: { ...ROOT.data, deviceCache: 1 } }, 'data.deviceCache', /1.*true, false or 'auto'/],
   ];
   for (const [name, input, field, message] of cases) {
     it(`${name}: names ${field}`, () => {

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEVICE_CACHE_SHARE, usesDeviceCache } from '../lib/data/pixel-store.js';
 import {
   DataLoader,
   DecodeCache,
@@ -10,6 +11,7 @@ import {
   type EpochRecord,
   type PixelBatch,
   PixelStore,
+  type ProgressEvent,
   type Sample,
   scanImageFolder,
   studentNet,
@@ -55,12 +57,27 @@ describe('PixelStore', () => {
   });
 
   it('trains every phase with data.deviceCache exactly as without: same history, byte-identical weights', async () => {
+    const starts: Record<string, string[]> = { false: [], true: [] };
     const runs = await Promise.all(
       [false, true].map(async (deviceCache) => {
         const config = tinyConfig(data, tempDir('device-cache'), { data: { root: data, deviceCache } });
-        return [await trainTeacher(config), await trainStudent(config), await distill(config)];
+        const onProgress = (event: ProgressEvent) => {
+          // Each phase's opening line (distillation also announces its teacher outputs).
+          if (event.type === 'phase' && event.state === 'start' && event.message.includes('epochs on')) {
+            starts[String(deviceCache)]?.push(event.message);
+          }
+        };
+        const options = { onProgress };
+        return [
+          await trainTeacher(config, options),
+          await trainStudent(config, options),
+          await distill(config, options),
+        ];
       }),
     );
+    // The phase's first line says where the images are.
+    expect(starts.true?.map((m) => m.includes('training images held there'))).toEqual([true, true, true]);
+    expect(starts.false?.map((m) => m.includes('held there'))).toEqual([false, false, false]);
     const [without, withStore] = runs as [Awaited<ReturnType<typeof trainTeacher>>[], (typeof runs)[0]];
     for (const phase of [0, 1, 2]) {
       const [a, b] = [without[phase], withStore[phase]];
@@ -70,6 +87,17 @@ describe('PixelStore', () => {
       );
     }
   }, 120_000);
+
+  it("'auto' holds the images on a CUDA device when they fit in a quarter of its memory, never on a CPU", () => {
+    const gib = 2 ** 30;
+    const trainSplit = 5216 * 224 * 224 * 3; // the Kaggle train split at 224²: 0.73 GiB
+    expect(usesDeviceCache('auto', 'cuda:0', trainSplit, 141 * gib)).toBe(true); // an H200
+    expect(usesDeviceCache('auto', 'cuda:1', trainSplit, 2 * gib)).toBe(false); // a small GPU
+    expect(usesDeviceCache('auto', 'cuda', DEVICE_CACHE_SHARE * 8 * gib, 8 * gib)).toBe(true); // exactly the share
+    expect(usesDeviceCache('auto', 'cpu', 1, 141 * gib)).toBe(false);
+    expect(usesDeviceCache(true, 'cpu', trainSplit, 0)).toBe(true);
+    expect(usesDeviceCache(false, 'cuda:0', 1, 141 * gib)).toBe(false);
+  });
 
   it('refuses rows outside the store, shapes that do not fit it, partial images and another sample list', async () => {
     const model = await studentNet({ inputSize: 32 });

@@ -97,8 +97,8 @@ export const configSchema = z
         onBadImage: z.enum(['error', 'skip']),
         /** A folder for the decode file cache; null keeps decoded images in memory only. */
         cacheDir: z.string().min(1).nullable(),
-        /** Keep the decoded training images on the model's device (PixelStore): batches send row numbers only. */
-        deviceCache: z.boolean(),
+        /** Keep the decoded training images on the model's device (PixelStore): batches send row numbers only. 'auto': on a CUDA device when they take at most a quarter of its memory. */
+        deviceCache: z.union([z.boolean(), z.literal('auto')], { error: "use true, false or 'auto'" }),
         mean: z.array(z.number()).min(1),
         std: z.array(z.number().positive()).min(1),
       })

@@ -2,12 +2,29 @@
 // memory: the whole Kaggle train split at 224² is 0.8 GB). Batches drawn from it carry only row
 // numbers and flip flags; gathering, flipping and normalising happen on the device.
 import type { Model } from '../model.js';
-import { call, createNativePixelStore, type NativePixelStore } from '../native.js';
+import { call, createNativePixelStore, type NativePixelStore, nativeInfo } from '../native.js';
 import type { DecodeCache } from './decode-cache.js';
 import type { Sample } from './image-folder.js';
 
 /** Images copied per call: big enough to amortise a call, small enough not to hold much memory twice. */
 const CHUNK_IMAGES = 64;
+
+/** The share of a GPU's memory that data.deviceCache 'auto' gives the training images; the rest is training's. */
+export const DEVICE_CACHE_SHARE = 0.25;
+
+/**
+ * Whether a phase on `device` keeps its `pixelBytes` of training images there (data.deviceCache): as set,
+ * or for 'auto' on a CUDA device of `deviceMemoryBytes` when they fit in DEVICE_CACHE_SHARE of it.
+ */
+export function usesDeviceCache(
+  setting: boolean | 'auto',
+  device: string,
+  pixelBytes: number,
+  deviceMemoryBytes: number,
+): boolean {
+  if (setting !== 'auto') return setting;
+  return device.startsWith('cuda') && pixelBytes <= DEVICE_CACHE_SHARE * deviceMemoryBytes;
+}
 
 export class PixelStore {
   private constructor(
@@ -15,6 +32,20 @@ export class PixelStore {
     /** Row i holds samples[i] (zeros where the image could not be decoded; loaders skip or stop there). */
     readonly samples: readonly Sample[],
   ) {}
+
+  /** A store of `samples` on `model`'s device when data.deviceCache (`setting`) says so (usesDeviceCache). */
+  static async forPhase(
+    setting: boolean | 'auto',
+    model: Model,
+    samples: readonly Sample[],
+    cache: DecodeCache,
+  ): Promise<PixelStore | undefined> {
+    const { height, width, channels } = cache.options;
+    const bytes = samples.length * height * width * channels;
+    const index = Number(model.device.split(':')[1] ?? 0);
+    const memory = setting === 'auto' && model.device.startsWith('cuda') ? await deviceMemory(index) : 0;
+    return usesDeviceCache(setting, model.device, bytes, memory) ? PixelStore.fill(model, samples, cache) : undefined;
+  }
 
   /** Decodes (or takes from `cache`) every sample and copies them, in order, to `model`'s device. */
   static async fill(model: Model, samples: readonly Sample[], cache: DecodeCache): Promise<PixelStore> {
@@ -42,4 +73,9 @@ export class PixelStore {
   get byteLength(): number {
     return this.native.byteLength;
   }
+}
+
+async function deviceMemory(index: number): Promise<number> {
+  const { devices } = await nativeInfo();
+  return devices[index]?.totalMemoryBytes ?? 0;
 }

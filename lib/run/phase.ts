@@ -89,7 +89,7 @@ export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
   const emit = setup.onProgress ?? (() => {});
   const config = run.config;
   const phaseConfig: PhaseConfig = config[phase];
-  const store = config.data.deviceCache ? await PixelStore.fill(model, dataset.splits.train, dataset.cache) : undefined;
+  const store = await PixelStore.forPhase(config.data.deviceCache, model, dataset.splits.train, dataset.cache);
   const loader = trainLoader(dataset, phaseConfig, config.seed, store);
   const batches = loader.batchCount;
   const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, batches);
@@ -109,7 +109,7 @@ export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
     phase,
     state: 'start',
     runDir: run.dir,
-    message: `${phase}: ${resumed ? `resuming at epoch ${state.epoch + 1}, batch ${state.batch + 1}; ` : ''}${dataset.splits.train.length} training images, ${dataset.val.length} validation (${validationSource(setup)}), ${phaseConfig.epochs} epochs on ${model.device}; run folder ${run.dir}`,
+    message: `${phase}: ${resumed ? `resuming at epoch ${state.epoch + 1}, batch ${state.batch + 1}; ` : ''}${dataset.splits.train.length} training images, ${dataset.val.length} validation (${validationSource(setup)}), ${phaseConfig.epochs} epochs on ${model.device}${store ? ' (training images held there)' : ''}; run folder ${run.dir}`,
   });
 
   const take = async () => {
