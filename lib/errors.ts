@@ -17,7 +17,8 @@ export type KdtorchErrorCode =
   | 'E_BAD_IMAGE'
   | 'E_INVALID_CONFIG'
   | 'E_RUN_NOT_FOUND'
-  | 'E_ABORTED';
+  | 'E_ABORTED'
+  | 'E_RELEASED';
 
 export interface KdtorchErrorDetails {
   /** The file the error concerns, when there is one. */

@@ -54,6 +54,8 @@ export interface LoadReport {
 export interface NativePixelStore {
   /** Copies whole H×W×C images into rows first, first + 1, …; queued behind the models' calls. */
   put(first: number, pixels: Uint8Array): Promise<void>;
+  /** Drops this object's hold on the pixels; native jobs already running keep theirs until they end. */
+  release(): void;
   readonly byteLength: number;
 }
 
@@ -188,6 +190,7 @@ const KNOWN_CODES = new Set<string>([
   'E_SHAPE_MISMATCH',
   'E_BAD_WEIGHTS_FILE',
   'E_WEIGHTS_MISMATCH',
+  'E_RELEASED',
 ]);
 
 /** Turns an error thrown or rejected by the addon into a KdtorchError, keeping its message. */

@@ -116,5 +116,12 @@ describe('PixelStore', () => {
     expect((await rejection(model.forward(batch([0, 1], [3, 32, 32, 3])))).message).toMatch(/one store row per image/);
     expect((await rejection(store.put(0, new Uint8Array(100)))).code).toBe('E_SHAPE_MISMATCH');
     expect(() => new DataLoader(samples, cache, { batchSize: 2, store })).toThrow(/filled from the samples/);
+
+    // Once released (a phase's end), the store refuses every use with E_RELEASED.
+    expect((await model.forward(batch([2, 3]))).shape).toEqual([2, 2]);
+    store.release();
+    expect((await rejection(model.forward(batch([2, 3])))).code).toBe('E_RELEASED');
+    expect((await rejection(store.put(0, new Uint8Array(32 * 32 * 3)))).message).toMatch(/released.*PixelStore\.fill/);
+    expect(() => store.byteLength).toThrow(/released/);
   });
 });

@@ -70,6 +70,11 @@ export class PixelStore {
     return call(() => this.native.put(first, pixels));
   }
 
+  /** Frees the pixels (await the calls that read them first); any later use is E_RELEASED. */
+  release(): void {
+    this.native.release();
+  }
+
   get byteLength(): number {
     return this.native.byteLength;
   }

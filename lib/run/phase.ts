@@ -83,13 +83,24 @@ const freshState = (): LoopState => ({
 const METRICS_INTERVAL_MS = 1000;
 
 export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
-  const { phase, run, dataset, model, description, signal } = setup;
+  const { phase, run, dataset, model } = setup;
   const finished = setup.resume ? run.readJson<PhaseResult>(`${phase}/result.json`) : undefined;
   if (finished) return finished;
+  const store = await PixelStore.forPhase(run.config.data.deviceCache, model, dataset.splits.train, dataset.cache);
+  // Freed when the phase ends, not when V8 collects the object: it cannot see device memory, and the next
+  // phase fills a store of its own.
+  try {
+    return await trainPhase(setup, store);
+  } finally {
+    store?.release();
+  }
+}
+
+async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Promise<PhaseResult> {
+  const { phase, run, dataset, model, description, signal } = setup;
   const emit = setup.onProgress ?? (() => {});
   const config = run.config;
   const phaseConfig: PhaseConfig = config[phase];
-  const store = await PixelStore.forPhase(config.data.deviceCache, model, dataset.splits.train, dataset.cache);
   const loader = trainLoader(dataset, phaseConfig, config.seed, store);
   const batches = loader.batchCount;
   const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, batches);

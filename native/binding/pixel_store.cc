@@ -35,9 +35,9 @@ Napi::Value createPixelStore(const Napi::CallbackInfo& args) {
 }  // namespace
 
 Napi::Function PixelStoreWrap::define(Napi::Env env) {
-  return DefineClass(
-      env, "NativePixelStore",
-      {InstanceMethod<&PixelStoreWrap::put>("put"), InstanceAccessor<&PixelStoreWrap::byteLength>("byteLength")});
+  return DefineClass(env, "NativePixelStore",
+                     {InstanceMethod<&PixelStoreWrap::put>("put"), InstanceMethod<&PixelStoreWrap::release>("release"),
+                      InstanceAccessor<&PixelStoreWrap::byteLength>("byteLength")});
 }
 
 PixelStoreWrap::PixelStoreWrap(const Napi::CallbackInfo& args) : Napi::ObjectWrap<PixelStoreWrap>(args) {
@@ -50,7 +50,21 @@ PixelStoreWrap::PixelStoreWrap(const Napi::CallbackInfo& args) : Napi::ObjectWra
 std::shared_ptr<PixelStore> PixelStoreWrap::unwrapIf(Napi::Env env, const Napi::Value& value) {
   auto constructor = env.GetInstanceData<Constructors>()->pixelStore.Value();
   if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(constructor)) return nullptr;
-  return Unwrap(value.As<Napi::Object>())->store_;
+  return Unwrap(value.As<Napi::Object>())->live(env);
+}
+
+const std::shared_ptr<PixelStore>& PixelStoreWrap::live(Napi::Env env) const {
+  if (!store_) {
+    throw makeError(env, "E_RELEASED",
+                    "this PixelStore was released (its phase ended): fill a new one with PixelStore.fill()");
+  }
+  return store_;
+}
+
+// release() → undefined: the pixels go back to the device's memory once no queued job holds them.
+Napi::Value PixelStoreWrap::release(const Napi::CallbackInfo& args) {
+  store_.reset();
+  return args.Env().Undefined();
 }
 
 // put(first, pixels: Uint8Array of whole H×W×C images) → Promise<void>
@@ -60,7 +74,7 @@ Napi::Value PixelStoreWrap::put(const Napi::CallbackInfo& args) {
     throw makeError(env, "E_INVALID_ARGUMENT", "pixel store put: pixels must be a Uint8Array");
   }
   auto pixels = args[1].As<Napi::Uint8Array>();
-  const auto& rows = store_->pixels();
+  const auto& rows = live(env)->pixels();
   const int64_t imageBytes = rows.size(1) * rows.size(2) * rows.size(3);
   if (pixels.ByteLength() % imageBytes != 0) {
     throw makeError(env, "E_SHAPE_MISMATCH",
@@ -70,7 +84,7 @@ Napi::Value PixelStoreWrap::put(const Napi::CallbackInfo& args) {
   const int64_t first = args[0].ToNumber().Int64Value();
   const int64_t images = static_cast<int64_t>(pixels.ByteLength()) / imageBytes;
   const uint8_t* data = pixels.Data();
-  auto store = store_;
+  auto store = live(env);
   return PromiseJob<Done>::start(env,
                                  [=] {
                                    store->put(first, data, images);
@@ -80,7 +94,7 @@ Napi::Value PixelStoreWrap::put(const Napi::CallbackInfo& args) {
 }
 
 Napi::Value PixelStoreWrap::byteLength(const Napi::CallbackInfo& args) {
-  return Napi::Number::New(args.Env(), static_cast<double>(store_->pixels().nbytes()));
+  return Napi::Number::New(args.Env(), static_cast<double>(live(args.Env())->pixels().nbytes()));
 }
 
 void registerPixelStore(Napi::Env env, Napi::Object exports) {

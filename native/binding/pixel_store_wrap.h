@@ -19,7 +19,10 @@ class PixelStoreWrap : public Napi::ObjectWrap<PixelStoreWrap> {
 
  private:
   Napi::Value put(const Napi::CallbackInfo& args);
+  Napi::Value release(const Napi::CallbackInfo& args);
   Napi::Value byteLength(const Napi::CallbackInfo& args);
+  // The store, or E_RELEASED once release() ran.
+  const std::shared_ptr<PixelStore>& live(Napi::Env env) const;
 
   std::shared_ptr<PixelStore> store_;
 };
