@@ -4,7 +4,9 @@
 #   1. run  carry [".device/data-1"]                                            command: bash scripts/device/gpu-bench.sh stage
 #   2. run  carry [".device/data-2", ".device/runtime", "dist", "prebuilds"]    command: bash scripts/device/gpu-bench.sh kdtorch
 #   3. run  (nothing to carry: the machine still holds it)                     command: bash scripts/device/gpu-bench.sh pytorch
-#   (each within the machine's 30 s warm window of the last, or data-1 is gone), then here:
+#   (each within the machine's 30 s warm window of the last, or data-1 is gone; the sides may go in either
+#   order, and the first process on a fresh machine reads cuDNN's kernel libraries from disk, so the first
+#   epochs of the side that runs first can be slower for that alone: see scripts/device/epoch-one.mjs), then here:
 #   npm run bench -- compare --combine <files_at>/kdtorch.json,<files_at>/pytorch.json
 # Measured on an H200 (2026-11-30, docs/results.md): the article's code takes 13 s per epoch there, so its
 # 30 epochs × 3 phases (about 20 minutes) outrun a session's 15 minutes of device time; EPOCHS=3 fits
