@@ -35,7 +35,7 @@ function config(name, batchSize, more) {
     cudaGraphs: false,
     output: path.join(work, name.replace(/[^a-z0-9]+/gi, '-') + batchSize),
     ...more,
-    data: { root, imageSize: size },
+    data: { root, imageSize: size, deviceCache: false },
     teacher: { epochs: 2, batchSize, ...more.teacher },
     latency: { batchSizes: [1], repeats: 3 },
   };

@@ -19,7 +19,10 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kdtorch-loop-check-'));
 const TUNED = { autocast: 'bf16', channelsLast: true };
 let teacherFile = null; // the distillations' teacher, trained first
 
-/** The quick preset at `size` with 3 epochs per phase; cudnnBenchmark off, so the plain runs can agree, and eager steps unless a run asks for graphs. */
+/**
+ * The quick preset at `size` with 3 epochs per phase; cudnnBenchmark off, so the plain runs can agree, and
+ * the presets' 'auto' GPU settings off (eager steps, pixels from the host) unless a run asks for them.
+ */
 function config(name, more = {}) {
   return {
     preset: 'quick',
@@ -28,7 +31,7 @@ function config(name, more = {}) {
     cudnnBenchmark: false,
     cudaGraphs: false,
     ...more,
-    data: { root, imageSize: size, ...more.data },
+    data: { root, imageSize: size, deviceCache: false, ...more.data },
     teacher: { epochs: 1 },
     student: { epochs: 3, ...more.student },
     distill: { epochs: 3, teacher: teacherFile },
