@@ -99,6 +99,16 @@ describe('PixelStore', () => {
     expect(usesDeviceCache(false, 'cuda:0', 1, 141 * gib)).toBe(false);
   });
 
+  it('names data.deviceCache when the images do not fit in the device memory', async () => {
+    const model = await studentNet({ inputSize: 32 });
+    // 4,000 images of 30,000² × 3 bytes: 10 TiB, more than any test machine holds.
+    const huge = new DecodeCache({ height: 30_000, width: 30_000, channels: 3 });
+    const many = Array.from({ length: 4000 }, (_, i) => ({ path: `/nowhere/${i}.jpeg`, label: 0 }));
+    const error = await rejection(PixelStore.forPhase(true, model, many, huge));
+    expect(error).toMatchObject({ code: 'E_INVALID_CONFIG', field: 'data.deviceCache' });
+    expect(error.message).toMatch(/4000 training images \(10058\.3 GiB\) do not fit in cpu's memory.*'auto'.*false/);
+  });
+
   it('refuses rows outside the store, shapes that do not fit it, partial images and another sample list', async () => {
     const model = await studentNet({ inputSize: 32 });
     const cache = new DecodeCache({ height: 32, width: 32, channels: 3 });

@@ -1,6 +1,7 @@
 // The decode cache copied once into one uint8 tensor on a model's device (for a GPU run, its
 // memory: the whole Kaggle train split at 224² is 0.8 GB). Batches drawn from it carry only row
 // numbers and flip flags; gathering, flipping and normalising happen on the device.
+import { KdtorchError } from '../errors.js';
 import type { Model } from '../model.js';
 import { call, createNativePixelStore, type NativePixelStore, nativeInfo } from '../native.js';
 import type { DecodeCache } from './decode-cache.js';
@@ -33,7 +34,11 @@ export class PixelStore {
     readonly samples: readonly Sample[],
   ) {}
 
-  /** A store of `samples` on `model`'s device when data.deviceCache (`setting`) says so (usesDeviceCache). */
+  /**
+   * A store of `samples` on `model`'s device when data.deviceCache (`setting`) says so (usesDeviceCache).
+   * When the device has no room: 'auto' trains from host pixels (other processes may hold the memory the
+   * rule counted on); `true` is an E_INVALID_CONFIG naming the field.
+   */
   static async forPhase(
     setting: boolean | 'auto',
     model: Model,
@@ -44,7 +49,18 @@ export class PixelStore {
     const bytes = samples.length * height * width * channels;
     const index = Number(model.device.split(':')[1] ?? 0);
     const memory = setting === 'auto' && model.device.startsWith('cuda') ? await deviceMemory(index) : 0;
-    return usesDeviceCache(setting, model.device, bytes, memory) ? PixelStore.fill(model, samples, cache) : undefined;
+    if (!usesDeviceCache(setting, model.device, bytes, memory)) return undefined;
+    try {
+      return await PixelStore.fill(model, samples, cache);
+    } catch (error) {
+      if (!/out of memory|can't allocate memory/i.test((error as Error).message)) throw error;
+      if (setting === 'auto') return undefined;
+      throw new KdtorchError(
+        'E_INVALID_CONFIG',
+        `data.deviceCache: the ${samples.length} training images (${(bytes / 2 ** 30).toFixed(1)} GiB) do not fit in ${model.device}'s memory; set data.deviceCache to 'auto' (held there only when they fit) or false`,
+        { field: 'data.deviceCache', cause: error },
+      );
+    }
   }
 
   /** Decodes (or takes from `cache`) every sample and copies them, in order, to `model`'s device. */
