@@ -181,7 +181,7 @@ const WHEEL_CUDA_LIBRARIES = [
  * CPU-only build, whose lib/ holds what they need.
  */
 function wheelCudaLibraries(root, cuda) {
-  const nvidia = path.join(path.dirname(root), 'nvidia');
+  const nvidia = nvidiaWheels(root);
   if (!cuda || !fs.existsSync(nvidia)) return [];
   const major = cuda.split('.')[0];
   return WHEEL_CUDA_LIBRARIES.flatMap(([folder, prefix]) => {
@@ -192,6 +192,11 @@ function wheelCudaLibraries(root, cuda) {
   });
 }
 
+/** Where pip puts the nvidia-* wheels' files: site-packages/nvidia, beside Python's torch. */
+function nvidiaWheels(root) {
+  return path.join(path.dirname(root), 'nvidia');
+}
+
 /**
  * The CUDA runtime for kdtorch_cuda.so (native/cuda/, CUDA graphs): its headers from the nvidia-*
  * wheels installed beside Python's torch (site-packages/nvidia/cu13 for CUDA 13, nvidia/cuda_runtime
@@ -199,10 +204,7 @@ function wheelCudaLibraries(root, cuda) {
  */
 function findCudaRuntime(root, libDir) {
   if (!fs.existsSync(path.join(libDir, 'libtorch_cuda.so'))) return null;
-  const candidates = [
-    ...entries(path.join(path.dirname(root), 'nvidia')),
-    ...[process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean),
-  ];
+  const candidates = [...entries(nvidiaWheels(root)), ...[process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean)];
   // c10's CUDA headers include cuda_runtime.h, which includes crt/ (the nvidia-cuda-crt wheel).
   const home = candidates.find((dir) =>
     ['cuda_runtime_api.h', 'crt/host_config.h'].every((header) => fs.existsSync(path.join(dir, 'include', header))),

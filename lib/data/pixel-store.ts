@@ -47,8 +47,7 @@ export class PixelStore {
   ): Promise<PixelStore | undefined> {
     const { height, width, channels } = cache.options;
     const bytes = samples.length * height * width * channels;
-    const index = Number(model.device.split(':')[1] ?? 0);
-    const memory = setting === 'auto' && model.device.startsWith('cuda') ? await deviceMemory(index) : 0;
+    const memory = setting === 'auto' ? await deviceMemory(model.device) : 0;
     if (!usesDeviceCache(setting, model.device, bytes, memory)) return undefined;
     try {
       return await PixelStore.fill(model, samples, cache);
@@ -96,7 +95,9 @@ export class PixelStore {
   }
 }
 
-async function deviceMemory(index: number): Promise<number> {
+/** The total memory of a CUDA device ('cuda:N'); 0 for a CPU. */
+async function deviceMemory(device: string): Promise<number> {
+  if (!device.startsWith('cuda')) return 0;
   const { devices } = await nativeInfo();
-  return devices[index]?.totalMemoryBytes ?? 0;
+  return devices[Number(device.split(':')[1] ?? 0)]?.totalMemoryBytes ?? 0;
 }

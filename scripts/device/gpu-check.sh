@@ -3,7 +3,7 @@
 # machine's torch, prints info() (cudaAvailable must be true) and multiplies matrices on the GPU.
 # If the prebuilt does not load, says why and rebuilds from source there. Then checks CUDA-graph steps
 # against eager ones and times both (graph-check.mjs; about a minute), and the whole training loop with
-# the GPU settings still off by default against the plain loop (loop-check.mjs, on the demo data).
+# each GPU setting against the plain loop (loop-check.mjs, on the demo data).
 # After bash scripts/device/prepare.sh: run carry [".device/runtime", "dist", "prebuilds"], command: bash scripts/device/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
