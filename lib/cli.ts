@@ -6,7 +6,7 @@ import { CONFIG_HELP } from './cli/config-flags.js';
 import { runBench, runEval, runPredict, UsageError } from './cli/model-commands.js';
 import { runTraining } from './cli/train-commands.js';
 import { KdtorchError } from './errors.js';
-import { checkDevice, type Info, info } from './info.js';
+import { checkDevice, type Info, info } from './native/info.js';
 
 const TRAINING = `${CONFIG_HELP}
   --resume DIR        continue a stopped run from its last checkpoint, with its saved config

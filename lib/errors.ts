@@ -1,24 +1,37 @@
-/** Every failure kdtorch reports has a stable code, so callers can branch on it. */
-export type KdtorchErrorCode =
-  | 'E_LIBTORCH_NOT_FOUND'
-  | 'E_LIBTORCH_MISMATCH'
-  | 'E_BINARY_NOT_FOUND'
-  | 'E_BINARY_LOAD'
-  | 'E_BUSY'
-  | 'E_TORCH'
-  | 'E_NATIVE'
-  | 'E_INVALID_ARGUMENT'
-  | 'E_SHAPE_MISMATCH'
-  | 'E_BAD_WEIGHTS_FILE'
-  | 'E_WEIGHTS_MISMATCH'
-  | 'E_DATASET_NOT_FOUND'
-  | 'E_EMPTY_CLASS'
-  | 'E_CLASS_MISMATCH'
-  | 'E_BAD_IMAGE'
-  | 'E_INVALID_CONFIG'
-  | 'E_RUN_NOT_FOUND'
-  | 'E_ABORTED'
-  | 'E_RELEASED';
+/**
+ * Every failure kdtorch reports has a stable code, so callers can branch on it. The native codes are
+ * the ones native/ throws (CodedError, binding/async.h); lib/native/addon.ts turns exactly those into
+ * KdtorchErrors.
+ */
+export const NATIVE_ERROR_CODES = [
+  'E_BUSY',
+  'E_TORCH',
+  'E_NATIVE',
+  'E_INVALID_ARGUMENT',
+  'E_SHAPE_MISMATCH',
+  'E_BAD_WEIGHTS_FILE',
+  'E_WEIGHTS_MISMATCH',
+  'E_RELEASED',
+  'E_OUT_OF_MEMORY',
+] as const;
+
+export const ERROR_CODES = [
+  ...NATIVE_ERROR_CODES,
+  'E_LIBTORCH_NOT_FOUND',
+  'E_LIBTORCH_MISMATCH',
+  'E_BINARY_NOT_FOUND',
+  'E_BINARY_LOAD',
+  'E_DATASET_NOT_FOUND',
+  'E_AMBIGUOUS_DATASET',
+  'E_EMPTY_CLASS',
+  'E_CLASS_MISMATCH',
+  'E_BAD_IMAGE',
+  'E_INVALID_CONFIG',
+  'E_RUN_NOT_FOUND',
+  'E_ABORTED',
+] as const;
+
+export type KdtorchErrorCode = (typeof ERROR_CODES)[number];
 
 export interface KdtorchErrorDetails {
   /** The file the error concerns, when there is one. */

@@ -2,7 +2,7 @@
 // use them (architecture, classes, input size, normalisation), so loadModel() needs only the path.
 import fs from 'node:fs';
 import { KdtorchError } from './errors.js';
-import { type Model, type ResNet18Options, resnet18, studentNet } from './model.js';
+import { type Model, type ResNet18Options, resnet18, studentNet } from './native/model.js';
 
 export interface ModelDescription {
   architecture: 'resnet18' | 'studentNet';

@@ -5,13 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { findPackageRoot } from './libtorch.mjs';
+import { findPackageRoot } from '../lib/native/libtorch.mjs';
 
 const root = findPackageRoot();
 const stage = path.join(root, 'build-gyp');
 fs.rmSync(stage, { recursive: true, force: true });
-fs.mkdirSync(path.join(stage, 'scripts'), { recursive: true });
-for (const entry of ['package.json', 'binding.gyp', 'native', 'scripts/libtorch.mjs']) {
+fs.mkdirSync(path.join(stage, 'lib', 'native'), { recursive: true });
+for (const entry of ['package.json', 'binding.gyp', 'native', 'lib/native/libtorch.mjs']) {
   fs.cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
 }
 for (const shared of ['node_modules', '.venv']) {

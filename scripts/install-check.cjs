@@ -5,7 +5,7 @@
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 
-import(pathToFileURL(path.join(__dirname, '..', 'dist', 'lib', 'loader.js')).href)
+import(pathToFileURL(path.join(__dirname, '..', 'dist', 'lib', 'native', 'load-addon.js')).href)
   .then(({ loadAddon }) => {
     loadAddon();
     process.exit(0);

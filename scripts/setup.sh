@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages: compilers and build tools, ccache (compile cache), clang-format (lint), and
-# libjpeg-turbo's static library, linked into the addon for JPEG decoding (scripts/libtorch.mjs).
+# libjpeg-turbo's static library, linked into the addon for JPEG decoding (lib/native/libtorch.mjs).
 missing=()
 for tool in g++:g++ cmake:cmake ninja:ninja-build ccache:ccache clang-format:clang-format python3:python3-venv; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")

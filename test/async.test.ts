@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkDevice, KdtorchError, studentNet } from '../lib/index.js';
-import { native } from '../lib/native.js';
+import { native } from '../lib/native/addon.js';
+import { NETWORK_DEFAULTS } from '../lib/native/model.js';
 
 describe('native calls run off the JS thread', () => {
   it('keeps the event loop ticking during a long native call', async () => {
@@ -57,7 +58,7 @@ describe('one native object, concurrent calls', () => {
   });
 
   it('rejects an overlapping call on the raw native object with E_BUSY instead of racing', async () => {
-    const raw = await native().addon.createModel({ architecture: 'studentNet', inputSize: 64 });
+    const raw = await native().addon.createModel({ architecture: 'studentNet', ...NETWORK_DEFAULTS, inputSize: 64 });
     const { data, shape } = input();
     const first = raw.forward(data, shape);
     expect(() => raw.forward(data, shape)).toThrow(/busy with another call/);

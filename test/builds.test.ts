@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findLibtorch } from '../scripts/libtorch.mjs';
+import { findLibtorch } from '../lib/native/libtorch.mjs';
 import { kdtorch, ROOT, run } from './helpers/run.js';
 
 const GYP_BINARY = path.join(ROOT, 'build-gyp', 'build', 'Release', 'kdtorch.node');

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DataLoader, IMAGENET_MEAN, IMAGENET_STD } from '../lib/data/data-loader.js';
 import { DecodeCache } from '../lib/data/decode-cache.js';
 import { type Sample, scanImageFolder } from '../lib/data/image-folder.js';
-import { DataLoader, IMAGENET_MEAN, IMAGENET_STD } from '../lib/data/loader.js';
 import { KdtorchError, type PixelBatch, studentNet } from '../lib/index.js';
 import { writeImage } from './helpers/images.js';
 import { tempDir } from './helpers/run.js';

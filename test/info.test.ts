@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { info } from '../lib/index.js';
-import { REQUIRED_TORCH_VERSION } from '../scripts/libtorch.mjs';
+import { REQUIRED_TORCH_VERSION } from '../lib/native/libtorch.mjs';
 import { kdtorch, python, ROOT } from './helpers/run.js';
 
 describe('info()', () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp, { type JpegOptions } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { DECODE_SETTINGS, decodeImage } from '../lib/data/decode.js';
-import { nativeDecodeJpeg } from '../lib/native.js';
+import { nativeDecodeJpeg } from '../lib/native/addon.js';
 import { dataReference, gradient } from './helpers/images.js';
 import { tempDir } from './helpers/run.js';
 

@@ -7,7 +7,7 @@ import {
   findLibtorch,
   LibtorchNotFoundError,
   REQUIRED_TORCH_VERSION,
-} from '../scripts/libtorch.mjs';
+} from '../lib/native/libtorch.mjs';
 import { fakeLibtorch } from './helpers/fake-libtorch.js';
 import { python, ROOT, run, tempDir, VENV_PYTHON } from './helpers/run.js';
 
@@ -101,12 +101,12 @@ describe('findLibtorch', () => {
   });
 });
 
-describe('scripts/libtorch.mjs for the build files', () => {
+describe('lib/native/libtorch.mjs for the build files', () => {
   it('gives CMake and node-gyp the same sources and flags', () => {
     const flags = buildFlags(findLibtorch({ env: { PATH: process.env.PATH } }));
-    const cmake = run(process.execPath, ['scripts/libtorch.mjs', '--cmake']).stdout;
+    const cmake = run(process.execPath, ['lib/native/libtorch.mjs', '--cmake']).stdout;
     for (const [field, values] of Object.entries(flags) as [string, string[]][]) {
-      const gyp = run(process.execPath, ['scripts/libtorch.mjs', '--gyp', field]).stdout;
+      const gyp = run(process.execPath, ['lib/native/libtorch.mjs', '--gyp', field]).stdout;
       expect(gyp.split(' ')).toEqual(values);
       expect(cmake).toContain(`set(KDTORCH_${field.toUpperCase()} "${values.join(';')}")`);
     }
@@ -115,7 +115,7 @@ describe('scripts/libtorch.mjs for the build files', () => {
   });
 
   it('fails the build with the not-found message when libtorch is missing', () => {
-    const result = run(process.execPath, [path.join(ROOT, 'scripts/libtorch.mjs'), '--cmake'], {
+    const result = run(process.execPath, [path.join(ROOT, 'lib/native/libtorch.mjs'), '--cmake'], {
       env: { ...process.env, LIBTORCH: '/nowhere' },
     });
     expect(result.status).toBe(1);

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { locateBinary, readBuildStamp } from '../lib/loader.js';
-import { findLibtorch, REQUIRED_TORCH_VERSION } from '../scripts/libtorch.mjs';
+import { findLibtorch, REQUIRED_TORCH_VERSION } from '../lib/native/libtorch.mjs';
+import { locateBinary, readBuildStamp } from '../lib/native/load-addon.js';
 import { fakeLibtorch, libtorchWithoutCudaLibraries } from './helpers/fake-libtorch.js';
 import { kdtorch, ROOT } from './helpers/run.js';
 

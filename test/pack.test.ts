@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REQUIRED_TORCH_VERSION } from '../scripts/libtorch.mjs';
+import { REQUIRED_TORCH_VERSION } from '../lib/native/libtorch.mjs';
 import { ROOT, run, tempDir, VENV_PYTHON } from './helpers/run.js';
 
 /** A PATH with node, npm and a shell and nothing else: no compiler, make, cmake or python. */

@@ -1,10 +1,10 @@
 // kdtorch eval | predict | bench: using trained models.
 import { parseArgs } from 'node:util';
-import { evaluate, predict } from '../api.js';
-import { IMAGENET_MEAN, IMAGENET_STD } from '../data/loader.js';
-import { resnet18, studentNet } from '../model.js';
+import { evaluate, predict } from '../api/train.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../data/data-loader.js';
+import { type LatencyRow, measureLatency } from '../metrics/latency.js';
 import { loadModel, type ModelDescription } from '../model-file.js';
-import { type LatencyRow, measureLatency } from '../run/latency.js';
+import { resnet18, studentNet } from '../native/model.js';
 import { CONFIG_FLAGS, configFromFlags } from './config-flags.js';
 
 export class UsageError extends Error {}

@@ -2,11 +2,11 @@
 // terminal, Ctrl-C to stop cleanly, and the comparison table at the end.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { findPackageRoot } from '../../scripts/libtorch.mjs';
-import { distill, type RunOptions, trainStudent, trainTeacher } from '../api.js';
+import { distill, type RunOptions, trainStudent, trainTeacher } from '../api/train.js';
 import { resolveConfig } from '../config/resolve.js';
 import type { ConfigInput } from '../config/schema.js';
-import { openDataset } from '../run/dataset.js';
+import { openDataset } from '../data/dataset.js';
+import { findPackageRoot } from '../native/libtorch.mjs';
 import { consoleProgress } from '../run/progress.js';
 import { finishedPhases, markdownTable, reportRows } from '../run/report.js';
 import { defaultRunDir, RunFolder } from '../run/run-folder.js';

@@ -1,6 +1,6 @@
 // Every default kdtorch has, as three complete configs. `recommended` is what a call without a
 // preset gets; `seed` is the article; `quick` is for CPUs and the demo.
-import { IMAGENET_MEAN, IMAGENET_STD } from '../data/loader.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../data/data-loader.js';
 import type { Config, PhaseConfig, PresetName } from './schema.js';
 
 /** How the article trains each phase. It names neither optimizer nor learning rate: Adam at its default 1e-3 is our choice. */

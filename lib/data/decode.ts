@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { KdtorchError } from '../errors.js';
-import { nativeDecodeJpeg } from '../native.js';
+import { nativeDecodeJpeg } from '../native/addon.js';
 
 export interface DecodeOptions {
   height: number;

@@ -2,8 +2,9 @@
 // memory: the whole Kaggle train split at 224² is 0.8 GB). Batches drawn from it carry only row
 // numbers and flip flags; gathering, flipping and normalising happen on the device.
 import { KdtorchError } from '../errors.js';
-import type { Model } from '../model.js';
-import { call, createNativePixelStore, type NativePixelStore, nativeInfo } from '../native.js';
+import { call, createNativePixelStore, nativeInfo } from '../native/addon.js';
+import type { Model } from '../native/model.js';
+import type { NativePixelStore } from '../native/wire.js';
 import type { DecodeCache } from './decode-cache.js';
 import type { Sample } from './image-folder.js';
 
@@ -52,7 +53,7 @@ export class PixelStore {
     try {
       return await PixelStore.fill(model, samples, cache);
     } catch (error) {
-      if (!/out of memory|can't allocate memory/i.test((error as Error).message)) throw error;
+      if (!(error instanceof KdtorchError && error.code === 'E_OUT_OF_MEMORY')) throw error;
       if (setting === 'auto') return undefined;
       throw new KdtorchError(
         'E_INVALID_CONFIG',

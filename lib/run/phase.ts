@@ -5,18 +5,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PhaseConfig } from '../config/schema.js';
-import type { SkippedImage } from '../data/loader.js';
+import type { SkippedImage } from '../data/data-loader.js';
+import { type Dataset, trainLoader } from '../data/dataset.js';
 import { PixelStore } from '../data/pixel-store.js';
 import { KdtorchError } from '../errors.js';
-import type { Model } from '../model.js';
+import { type LatencyRow, measureLatency } from '../metrics/latency.js';
+import { scoreSplit, type TestReport, testReport } from '../metrics/score.js';
 import type { ModelDescription } from '../model-file.js';
-import { scheduleInSteps } from '../schedule.js';
-import { type PixelBatch, Trainer, type TrainerOptions } from '../trainer.js';
-import { scoreSplit, type TestReport, testReport } from './assess.js';
-import { type Dataset, trainLoader } from './dataset.js';
-import { type LatencyRow, measureLatency } from './latency.js';
+import type { Model } from '../native/model.js';
+import { type PixelBatch, Trainer, type TrainerOptions } from '../native/trainer.js';
 import type { EpochRecord, ProgressEvent } from './progress.js';
 import type { Phase, RunFolder } from './run-folder.js';
+import { scheduleInSteps } from './schedule.js';
 import type { TeacherOutputsInfo } from './teacher-outputs.js';
 
 export interface PhaseResult {

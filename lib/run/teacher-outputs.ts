@@ -7,11 +7,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PixelBatch } from '../batch.js';
+import { type Dataset, evalLoader } from '../data/dataset.js';
 import { DECODE_SETTINGS } from '../data/decode.js';
 import type { Sample } from '../data/image-folder.js';
-import type { Model } from '../model.js';
-import { type Dataset, evalLoader } from './dataset.js';
+import type { PixelBatch } from '../native/batch.js';
+import type { Model } from '../native/model.js';
 import { writeFileAtomic } from './run-folder.js';
 
 export interface TeacherOutputsInfo {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 #include <utility>
@@ -166,6 +167,13 @@ class PromiseJob : public Job {
     } catch (const CodedError& error) {
       code_ = error.code;
       message_ = error.what();
+    } catch (const c10::OutOfMemoryError& error) {
+      // A device (or host) allocation that did not fit: callers fall back or say what to shrink.
+      code_ = "E_OUT_OF_MEMORY";
+      message_ = error.what_without_backtrace();
+    } catch (const std::bad_alloc& error) {
+      code_ = "E_OUT_OF_MEMORY";
+      message_ = std::string("out of host memory (") + error.what() + ")";
     } catch (const c10::Error& error) {
       code_ = "E_TORCH";
       message_ = error.what_without_backtrace();

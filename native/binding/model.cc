@@ -11,16 +11,26 @@ int64_t optionalInt(const Napi::Object& spec, const char* key, int64_t fallback)
   return spec.Has(key) && !spec.Get(key).IsUndefined() ? spec.Get(key).ToNumber().Int64Value() : fallback;
 }
 
+// The network's shape has no native default: lib/native/model.ts states the defaults once.
+int64_t requiredInt(Napi::Env env, const Napi::Object& spec, const char* key) {
+  if (!spec.Has(key) || !spec.Get(key).IsNumber()) {
+    throw makeError(env, "E_INVALID_ARGUMENT", std::string("createModel: spec.") + key + " must be given as a number");
+  }
+  return spec.Get(key).As<Napi::Number>().Int64Value();
+}
+
 Napi::Value createModel(const Napi::CallbackInfo& args) {
   Napi::Env env = args.Env();
   if (!args[0].IsObject()) throw makeError(env, "E_INVALID_ARGUMENT", "createModel: spec must be an object");
   auto spec = args[0].As<Napi::Object>();
   ModelSpec modelSpec;
   modelSpec.architecture = spec.Get("architecture").ToString().Utf8Value();
-  modelSpec.numClasses = optionalInt(spec, "numClasses", modelSpec.numClasses);
-  modelSpec.inputSize = optionalInt(spec, "inputSize", modelSpec.inputSize);
-  modelSpec.inChannels = optionalInt(spec, "inChannels", modelSpec.inChannels);
-  modelSpec.width = optionalInt(spec, "width", modelSpec.width);
+  modelSpec.numClasses = requiredInt(env, spec, "numClasses");
+  modelSpec.inChannels = requiredInt(env, spec, "inChannels");
+  if (modelSpec.architecture == "studentNet") {
+    modelSpec.inputSize = requiredInt(env, spec, "inputSize");
+    modelSpec.width = requiredInt(env, spec, "width");
+  }
   modelSpec.seed = optionalInt(spec, "seed", modelSpec.seed);
   if (spec.Has("device") && !spec.Get("device").IsUndefined()) modelSpec.device = spec.Get("device").ToString();
   if (spec.Has("autocast") && !spec.Get("autocast").IsUndefined()) {
@@ -36,6 +46,21 @@ Napi::Value createModel(const Napi::CallbackInfo& args) {
       [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value {
         return env.GetInstanceData<Constructors>()->model.New(
             {Napi::External<std::shared_ptr<Model>>::New(env, &model)});
+      });
+}
+
+// readSafetensorsMetadata(path) → Promise<{[key]: string}>: a model file's description without its tensors,
+// so TypeScript never parses the format itself.
+Napi::Value readSafetensorsMetadata(const Napi::CallbackInfo& args) {
+  Napi::Env env = args.Env();
+  if (!args[0].IsString()) throw makeError(env, "E_INVALID_ARGUMENT", "readSafetensorsMetadata: path must be a string");
+  const std::string path = args[0].ToString();
+  return PromiseJob<Metadata>::start(
+      env, [path] { return kdtorch::readSafetensorsMetadata(path); },
+      [](Napi::Env env, Metadata& metadata) -> Napi::Value {
+        auto out = Napi::Object::New(env);
+        for (const auto& [key, value] : metadata) out.Set(key, Napi::String::New(env, value));
+        return out;
       });
 }
 
@@ -150,6 +175,7 @@ Napi::Value ModelWrap::training(const Napi::CallbackInfo& args) {
 void registerModel(Napi::Env env, Napi::Object exports) {
   env.GetInstanceData<Constructors>()->model = Napi::Persistent(ModelWrap::define(env));
   exports.Set("createModel", Napi::Function::New(env, createModel, "createModel"));
+  exports.Set("readSafetensorsMetadata", Napi::Function::New(env, readSafetensorsMetadata, "readSafetensorsMetadata"));
 }
 
 }  // namespace kdtorch::binding

@@ -18,15 +18,23 @@ std::string stringOr(const Napi::Object& o, const char* key, const std::string& 
   return o.Has(key) && !o.Get(key).IsUndefined() ? o.Get(key).ToString().Utf8Value() : fallback;
 }
 
+// The loss has no native defaults: every preset states mode, alpha and temperature (lib/config/presets.ts).
+double requiredNumber(Napi::Env env, const Napi::Object& o, const char* key) {
+  if (!o.Has(key) || !o.Get(key).IsNumber()) {
+    throw makeError(env, "E_INVALID_ARGUMENT", std::string("loss.") + key + " must be given as a number");
+  }
+  return o.Get(key).As<Napi::Number>().DoubleValue();
+}
+
 DistillLossOptions readLossSpec(Napi::Env env, const Napi::Object& l) {
   DistillLossOptions loss;
-  const std::string mode = stringOr(l, "mode", "hinton");
+  const std::string mode = stringOr(l, "mode", "");
   if (mode != "hinton" && mode != "seed") {
     throw makeError(env, "E_INVALID_ARGUMENT", "loss.mode must be 'hinton' or 'seed', got '" + mode + "'");
   }
   loss.mode = mode == "seed" ? KdMode::Seed : KdMode::Hinton;
-  loss.alpha = numberOr(l, "alpha", loss.alpha);
-  loss.temperature = numberOr(l, "temperature", loss.temperature);
+  loss.alpha = requiredNumber(env, l, "alpha");
+  loss.temperature = requiredNumber(env, l, "temperature");
   loss.labelSmoothing = numberOr(l, "labelSmoothing", loss.labelSmoothing);
   if (l.Has("classWeights") && l.Get("classWeights").IsArray()) {
     auto weights = l.Get("classWeights").As<Napi::Array>();
@@ -52,8 +60,10 @@ TrainerSpec readTrainerSpec(Napi::Env env, const Napi::Object& spec) {
     out.optimizer.beta2 = numberOr(o, "beta2", out.optimizer.beta2);
     out.optimizer.eps = numberOr(o, "eps", out.optimizer.eps);
   }
-  if (spec.Has("loss") && spec.Get("loss").IsObject())
-    out.loss = readLossSpec(env, spec.Get("loss").As<Napi::Object>());
+  if (!spec.Has("loss") || !spec.Get("loss").IsObject()) {
+    throw makeError(env, "E_INVALID_ARGUMENT", "trainer spec.loss must be an object");
+  }
+  out.loss = readLossSpec(env, spec.Get("loss").As<Napi::Object>());
   return out;
 }
 

@@ -8,14 +8,17 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <limits>
+
 namespace kdtorch {
 
 enum class KdMode { Hinton, Seed };
 
 struct DistillLossOptions {
   KdMode mode = KdMode::Hinton;
-  double alpha = 0.5;
-  double temperature = 1.0;
+  // Required: the caller's config states them (lib/config/presets.ts); NaN fails distillLoss's checks.
+  double alpha = std::numeric_limits<double>::quiet_NaN();
+  double temperature = std::numeric_limits<double>::quiet_NaN();
   double labelSmoothing = 0.0;
   torch::Tensor classWeights;  // (C) or undefined
 };

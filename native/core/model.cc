@@ -15,8 +15,11 @@ torch::nn::AnyModule buildModule(const ModelSpec& spec) {
   if (spec.seed >= 0) torch::manual_seed(static_cast<uint64_t>(spec.seed));
   if (spec.numClasses < 2)
     throw std::invalid_argument("numClasses must be >= 2, got " + std::to_string(spec.numClasses));
+  if (spec.inChannels < 1)
+    throw std::invalid_argument("inChannels must be >= 1, got " + std::to_string(spec.inChannels));
   if (spec.architecture == "resnet18") return torch::nn::AnyModule(ResNet18(spec.numClasses, spec.inChannels));
   if (spec.architecture == "studentNet") {
+    if (spec.width < 1) throw std::invalid_argument("studentNet width must be >= 1, got " + std::to_string(spec.width));
     StudentNetOptions options;
     options.numClasses = spec.numClasses;
     options.inputSize = spec.inputSize;

@@ -8,11 +8,12 @@
 namespace kdtorch {
 
 struct ModelSpec {
+  // Required, as the caller's description states them (lib/native/model.ts); 0 is refused by Model.
   std::string architecture;  // "resnet18" or "studentNet"
-  int64_t numClasses = 2;
-  int64_t inputSize = 224;  // studentNet only: its fc size depends on it
-  int64_t inChannels = 3;
-  int64_t width = 4;  // studentNet only
+  int64_t numClasses = 0;
+  int64_t inChannels = 0;
+  int64_t inputSize = 0;  // studentNet only: its fc size depends on it
+  int64_t width = 0;      // studentNet only
   std::string device = "cpu";
   // Precision and layout: bf16 autocast (matmuls and convolutions in bf16, the rest in fp32, as
   // torch.autocast does) and channels-last tensors, which cuDNN and oneDNN run faster.

@@ -23,6 +23,7 @@ class HeaderParser {
  public:
   HeaderParser(const std::string& text, const std::string& path) : text_(text), path_(path) {}
 
+  // `data` null: check every tensor's record against `dataSize` but read no bytes (metadata only).
   SafetensorsFile parse(const char* data, size_t dataSize) {
     SafetensorsFile file;
     expect('{');
@@ -75,6 +76,7 @@ class HeaderParser {
     if (numel * static_cast<int64_t>(c10::elementSize(type)) != offsets[1] - offsets[0]) {
       fail("tensor '" + name + "': shape and dtype do not match its byte length");
     }
+    if (data == nullptr) return {};
     auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
     std::memcpy(tensor.data_ptr(), data + offsets[0], offsets[1] - offsets[0]);
     return tensor;
@@ -190,23 +192,42 @@ std::string dtypeName(c10::ScalarType type) {
   throw std::invalid_argument(std::string("cannot write dtype ") + c10::toString(type) + " to safetensors");
 }
 
+// The u64 header size at the start of a `fileSize`-byte file, refused when the header cannot fit.
+uint64_t headerSizeOf(const std::string& path, const char* first8, size_t fileSize) {
+  if (fileSize < 8) throw BadFileError(path + ": not a valid safetensors file: shorter than its 8-byte header size");
+  uint64_t headerSize = 0;
+  std::memcpy(&headerSize, first8, 8);  // little-endian, as x86-64 and arm64 are
+  if (headerSize > fileSize - 8 || headerSize > 100'000'000) {
+    throw BadFileError(path + ": not a valid safetensors file: header size " + std::to_string(headerSize) +
+                       " exceeds the file (truncated, or another format)");
+  }
+  return headerSize;
+}
+
 }  // namespace
 
 SafetensorsFile readSafetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw BadFileError(path + ": cannot open (" + std::strerror(errno) + ")");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.size() < 8)
-    throw BadFileError(path + ": not a valid safetensors file: shorter than its 8-byte header size");
-  uint64_t headerSize = 0;
-  std::memcpy(&headerSize, bytes.data(), 8);  // little-endian, as x86-64 and arm64 are
-  if (headerSize > bytes.size() - 8 || headerSize > 100'000'000) {
-    throw BadFileError(path + ": not a valid safetensors file: header size " + std::to_string(headerSize) +
-                       " exceeds the file (truncated, or another format)");
-  }
+  const uint64_t headerSize = headerSizeOf(path, bytes.data(), bytes.size());
   const std::string header = bytes.substr(8, headerSize);
   const char* data = bytes.data() + 8 + headerSize;
   return HeaderParser(header, path).parse(data, bytes.size() - 8 - headerSize);
+}
+
+Metadata readSafetensorsMetadata(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw BadFileError(path + ": cannot open (" + std::strerror(errno) + ")");
+  const auto fileSize = static_cast<size_t>(in.tellg());
+  char first8[8] = {};
+  in.seekg(0);
+  in.read(first8, fileSize < 8 ? static_cast<std::streamsize>(fileSize) : 8);
+  const uint64_t headerSize = headerSizeOf(path, first8, fileSize);
+  std::string header(headerSize, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(headerSize));
+  if (!in) throw BadFileError(path + ": cannot read its header (" + std::strerror(errno) + ")");
+  return HeaderParser(header, path).parse(nullptr, fileSize - 8 - headerSize).metadata;
 }
 
 void writeSafetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {

@@ -13,6 +13,8 @@ struct SafetensorsFile {
 };
 
 SafetensorsFile readSafetensors(const std::string& path);
+// The header's "__metadata__", checked as readSafetensors checks the whole header, reading only the header.
+Metadata readSafetensorsMetadata(const std::string& path);
 // Writes to a temporary file beside `path`, then renames: a reader never sees half a file.
 void writeSafetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
 

@@ -6,11 +6,12 @@
 
 namespace kdtorch {
 
+// Every field is given by ModelSpec (native/core/model.h), which states none of them itself.
 struct StudentNetOptions {
-  int64_t numClasses = 2;
-  int64_t inputSize = 224;
-  int64_t inChannels = 3;
-  int64_t width = 4;
+  int64_t numClasses;
+  int64_t inputSize;
+  int64_t inChannels;
+  int64_t width;
 };
 
 struct StudentNetImpl : torch::nn::Module {

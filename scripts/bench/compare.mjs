@@ -16,7 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyOverride } from '../../dist/lib/config/resolve.js';
 import { distill, info, openDataset, resolveConfig, trainStudent, trainTeacher } from '../../dist/lib/index.js';
-import { findPackageRoot } from '../libtorch.mjs';
+import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { runArticle } from './reference/run-article.mjs';
 
 const root = findPackageRoot();

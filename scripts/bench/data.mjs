@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DataLoader, DecodeCache, decodeImage, scanImageFolder } from '../../dist/lib/index.js';
-import { findPackageRoot } from '../libtorch.mjs';
+import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { referencePython } from './reference/run-article.mjs';
 
 const root = findPackageRoot();

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { distill, trainTeacher } from '../../dist/lib/index.js';
-import { findPackageRoot } from '../libtorch.mjs';
+import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { runArticle } from './reference/run-article.mjs';
 
 const root = findPackageRoot();

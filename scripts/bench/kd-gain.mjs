@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { distill, openDataset, resolveConfig, trainStudent, trainTeacher } from '../../dist/lib/index.js';
-import { findPackageRoot } from '../libtorch.mjs';
+import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { describeMachine } from './compare.mjs';
 
 const root = findPackageRoot();

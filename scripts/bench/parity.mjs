@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DECODE_SETTINGS, decodeImage } from '../../dist/lib/data/decode.js';
 import { scanImageFolder } from '../../dist/lib/data/image-folder.js';
-import { findPackageRoot } from '../libtorch.mjs';
+import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { referencePython } from './reference/run-article.mjs';
 
 const root = findPackageRoot();

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { info, resnet18, setCudnnBenchmark, studentNet, Trainer } from '../../dist/lib/index.js';
-import { findPackageRoot } from '../libtorch.mjs';
+import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { referencePython } from './reference/run-article.mjs';
 
 const ROWS = ['teacherStep', 'studentStep', 'distillStep', 'teacher inference', 'student inference'];

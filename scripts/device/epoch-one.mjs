@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDataset, resolveConfig, trainTeacher, warmCache } from '../../dist/lib/index.js';
+import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { referencePython } from '../bench/reference/run-article.mjs';
-import { findPackageRoot } from '../libtorch.mjs';
 
 const device = process.env.DEVICE ?? 'cuda';
 const size = Number(process.env.SIZE ?? 224);

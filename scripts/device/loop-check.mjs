@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { distill, trainStudent, trainTeacher } from '../../dist/lib/index.js';
-import { findPackageRoot } from '../libtorch.mjs';
+import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 
 const device = process.env.DEVICE ?? 'cuda';
 const size = Number(process.env.SIZE ?? 224);

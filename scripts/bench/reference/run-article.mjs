@@ -3,7 +3,7 @@
 // time of the whole process, as the benches compare them.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { findPackageRoot } from '../../libtorch.mjs';
+import { findPackageRoot } from '../../../lib/native/libtorch.mjs';
 
 const root = findPackageRoot();
 

@@ -1,6 +1,7 @@
 // What kdtorch runs on: its version, the libtorch it was built for and found, and the devices.
-import { packageVersion } from './loader.js';
-import { type DeviceCheck, type NativeDevice, native, nativeCheckDevice, nativeInfo } from './native.js';
+import { native, nativeCheckDevice, nativeInfo } from './addon.js';
+import { packageVersion } from './load-addon.js';
+import type { DeviceCheck, NativeDevice } from './wire.js';
 
 export interface Info {
   kdtorchVersion: string;

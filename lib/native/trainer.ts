@@ -1,32 +1,16 @@
 // Training steps as TypeScript users see them: one native call per batch, the learning rate from a
 // schedule, loss sums read only when asked, and checkpoints holding everything needed to resume.
+import { KdtorchError } from '../errors.js';
+import { call, createNativeTrainer } from './addon.js';
 import { type Batch, nativeImages, type PixelBatch } from './batch.js';
-import { KdtorchError } from './errors.js';
 import type { Model } from './model.js';
-import {
-  call,
-  createNativeTrainer,
-  type NativeOptimizerSpec,
-  type NativeTrainer,
-  type NativeTrainerSpec,
-  type StepMetrics,
-} from './native.js';
 import { learningRateAt, type Schedule } from './schedule.js';
+import type { NativeLossSpec, NativeOptimizerSpec, NativeTrainer, NativeTrainerSpec, StepMetrics } from './wire.js';
 
 export type { Batch, PixelBatch } from './batch.js';
-export type { StepMetrics } from './native.js';
+export type { StepMetrics } from './wire.js';
 export type OptimizerOptions = NativeOptimizerSpec;
-
-export interface LossOptions {
-  /** 'hinton': KL × T² averaged per sample; 'seed': the article's nn.KLDivLoss() ('mean', no T²). */
-  mode: 'hinton' | 'seed';
-  /** Weight of the distillation term; CE gets 1 - alpha. */
-  alpha: number;
-  temperature: number;
-  labelSmoothing?: number;
-  /** One weight per class for the cross-entropy term, as torch's CrossEntropyLoss(weight=...). */
-  classWeights?: number[];
-}
+export type LossOptions = NativeLossSpec;
 
 export interface TrainerOptions {
   optimizer: OptimizerOptions;

@@ -1,9 +1,10 @@
 // Evaluation over many batches with the sums kept on the device: one read at the end.
+import { createNativeEvaluator } from './addon.js';
 import { type Batch, nativeImages, type PixelBatch } from './batch.js';
 import type { Model } from './model.js';
-import { createNativeEvaluator, type EvaluationSums, type NativeEvaluator } from './native.js';
+import type { EvaluationSums, NativeEvaluator } from './wire.js';
 
-export type { EvaluationSums } from './native.js';
+export type { EvaluationSums } from './wire.js';
 
 export class Evaluation {
   private constructor(

@@ -2,8 +2,8 @@
 // same native call as predict(), median of repeated timed passes after two warm-ups.
 
 import { seededRandom } from '../data/random.js';
-import type { Model } from '../model.js';
 import type { ModelDescription } from '../model-file.js';
+import type { Model } from '../native/model.js';
 
 export interface LatencyRow {
   batchSize: number;

@@ -3,8 +3,8 @@
 // with a seeded horizontal-flip flag per image. Flipping and normalisation happen natively on the
 // model's device (native/core/image_batch.cc). The next batches are prepared while a step runs.
 import os from 'node:os';
-import type { PixelBatch } from '../batch.js';
 import { KdtorchError } from '../errors.js';
+import type { PixelBatch } from '../native/batch.js';
 import type { DecodeCache } from './decode-cache.js';
 import type { Sample } from './image-folder.js';
 import type { PixelStore } from './pixel-store.js';

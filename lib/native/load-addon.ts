@@ -6,14 +6,14 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import nodeGypBuild from 'node-gyp-build';
+import { KdtorchError } from '../errors.js';
 import {
   findLibtorch,
   findPackageRoot,
   type Libtorch,
   LibtorchNotFoundError,
   REQUIRED_TORCH_VERSION,
-} from '../scripts/libtorch.mjs';
-import { KdtorchError } from './errors.js';
+} from './libtorch.mjs';
 
 /** What native/core/runtime.cc stamps into the binary: the libtorch it was compiled against. */
 export interface BuildStamp {

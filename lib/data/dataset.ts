@@ -2,13 +2,13 @@
 // of a process, and the loaders each phase draws from.
 
 import type { Config, PhaseConfig } from '../config/schema.js';
-import type { DecodeOptions } from '../data/decode.js';
-import { DecodeCache } from '../data/decode-cache.js';
-import type { Sample } from '../data/image-folder.js';
-import { DataLoader } from '../data/loader.js';
-import type { PixelStore } from '../data/pixel-store.js';
-import { type DatasetSplits, loadSplits } from '../data/splits.js';
 import { KdtorchError } from '../errors.js';
+import { DataLoader } from './data-loader.js';
+import type { DecodeOptions } from './decode.js';
+import { DecodeCache } from './decode-cache.js';
+import type { Sample } from './image-folder.js';
+import type { PixelStore } from './pixel-store.js';
+import { type DatasetSplits, loadSplits } from './splits.js';
 
 export interface Dataset {
   splits: DatasetSplits;

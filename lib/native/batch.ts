@@ -1,13 +1,9 @@
 // The ways images reach the native core: normalised float32 NCHW built by the caller, or uint8 NHWC
 // pixels normalised and flipped natively on the model's device — handed over in a buffer (from the
 // decode cache), or as rows of a PixelStore that already holds them on that device.
-import type { NativePixelStore } from './native.js';
+import type { NativeImages, NativePixelStore, TensorData } from './wire.js';
 
-/** Normalised images laid out [N, C, H, W]. */
-export interface TensorData {
-  data: Float32Array;
-  shape: number[];
-}
+export type { TensorData } from './wire.js';
 
 /** uint8 pixels laid out [N, H, W, C], with the per-channel normalisation to apply. */
 export interface PixelData {
@@ -36,15 +32,6 @@ export interface PixelBatch extends PixelData {
   /** Where each image sits in the loader's sample list: what per-image caches are keyed by. */
   indices?: Uint32Array;
 }
-
-export interface NativePixelOptions {
-  flip: Uint8Array;
-  mean: number[];
-  std: number[];
-  rows?: Int32Array;
-}
-
-export type NativeImages = [Float32Array | Uint8Array | NativePixelStore, number[], NativePixelOptions | undefined];
 
 /** The (images, shape, pixel options) arguments the native calls take. */
 export function nativeImages(input: TensorData | PixelData | Batch | PixelBatch): NativeImages {

@@ -1,30 +1,36 @@
 // Networks as TypeScript users see them: async methods, calls queued, typed errors.
 
+import { KdtorchError } from '../errors.js';
+import { call, createNativeModel } from './addon.js';
 import { nativeImages, type PixelData, type TensorData } from './batch.js';
-import { KdtorchError } from './errors.js';
-import { call, createNativeModel, type LoadReport, type NativeModel } from './native.js';
 import { SerialQueue } from './serial-queue.js';
+import type { Architecture, LoadReport, NativeModel, Precision } from './wire.js';
 
 export type { PixelData, TensorData } from './batch.js';
-export type { LoadReport } from './native.js';
+export type { Architecture, LoadReport } from './wire.js';
 
-export interface ResNet18Options {
+/**
+ * What a network is when its options do not say: the article's two classes, RGB, 224² and a 4-channel
+ * student. The presets take the student's width from here (lib/config/presets.ts); the native side has
+ * no defaults of its own.
+ */
+export const NETWORK_DEFAULTS = { numClasses: 2, inChannels: 3, inputSize: 224, width: 4 } as const;
+
+export interface ResNet18Options extends Precision {
+  /** Default NETWORK_DEFAULTS.numClasses (2). */
   numClasses?: number;
+  /** Default NETWORK_DEFAULTS.inChannels (3). */
   inChannels?: number;
   /** 'cpu', 'cuda', 'cuda:N' or 'auto'. Default 'cpu'. */
   device?: string;
-  /** 'bf16': convolutions and matmuls in bfloat16 as torch.autocast does (fast on GPUs). Default 'none'. */
-  autocast?: 'none' | 'bf16';
-  /** Keep activations and weights channels-last (NHWC), which cuDNN runs fastest. Default false. */
-  channelsLast?: boolean;
   /** Seeds libtorch's generator before initialising the weights: the same seed, the same weights. */
   seed?: number;
 }
 
 export interface StudentNetOptions extends ResNet18Options {
-  /** Square input side in pixels; must be even (the student pools by 2). Default 224. */
+  /** Square input side in pixels; must be even (the student pools by 2). Default NETWORK_DEFAULTS.inputSize (224). */
   inputSize?: number;
-  /** Channels of the student's only convolution. Default 4, as in the article. */
+  /** Channels of the student's only convolution. Default NETWORK_DEFAULTS.width (4, as in the article). */
   width?: number;
 }
 
@@ -41,7 +47,7 @@ export class Model {
   /** @param handle made by resnet18() or studentNet() */
   constructor(
     private readonly handle: NativeModel,
-    readonly architecture: 'resnet18' | 'studentNet',
+    readonly architecture: Architecture,
   ) {}
 
   get parameterCount(): number {
@@ -108,11 +114,23 @@ function checkPositiveIntegers(where: string, options: object): void {
 /** torchvision's ResNet-18 with a `numClasses`-way head (11,177,538 parameters for 2 classes). */
 export async function resnet18(options: ResNet18Options = {}): Promise<Model> {
   checkPositiveIntegers('resnet18', options);
-  return new Model(await createNativeModel({ architecture: 'resnet18', ...options }), 'resnet18');
+  const { numClasses, inChannels } = NETWORK_DEFAULTS;
+  return new Model(
+    await createNativeModel({ architecture: 'resnet18', numClasses, inChannels, ...defined(options) }),
+    'resnet18',
+  );
 }
 
 /** The article's student CNN: Conv2d(in→width, 3, pad 1) → BatchNorm → ReLU → MaxPool 2 → Linear. */
 export async function studentNet(options: StudentNetOptions = {}): Promise<Model> {
   checkPositiveIntegers('studentNet', options);
-  return new Model(await createNativeModel({ architecture: 'studentNet', ...options }), 'studentNet');
+  return new Model(
+    await createNativeModel({ architecture: 'studentNet', ...NETWORK_DEFAULTS, ...defined(options) }),
+    'studentNet',
+  );
+}
+
+/** `options` without its undefined fields, so they do not hide the defaults they are spread over. */
+function defined<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as T;
 }

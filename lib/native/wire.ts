@@ -1,7 +1,11 @@
-// The only file that touches the addon: it loads it once and gives it a typed face.
-// Native rejections carry a `code`; here they become KdtorchErrors.
-import { KdtorchError, type KdtorchErrorCode } from './errors.js';
-import { type LoadedAddon, loadAddon } from './loader.js';
+// What crosses the N-API boundary: the addon's functions and objects and the plain values they take
+// and give (native/binding/*.cc). Nothing here imports from kdtorch, so every file may import it.
+
+/** Normalised images laid out [N, C, H, W], or a model's outputs laid out [N, classes]. */
+export interface TensorData {
+  data: Float32Array;
+  shape: number[];
+}
 
 export interface NativeDevice {
   index: number;
@@ -27,19 +31,23 @@ export interface DeviceCheck {
   milliseconds: number;
 }
 
-import type { NativeImages, NativePixelOptions, TensorData } from './batch.js';
+export type Architecture = 'resnet18' | 'studentNet';
 
-export type { TensorData } from './batch.js';
-
-export interface NativeModelSpec {
-  architecture: 'resnet18' | 'studentNet';
-  numClasses?: number;
-  inputSize?: number;
-  inChannels?: number;
-  width?: number;
-  device?: string;
+/** How a network computes: bf16 autocast and channels-last (NHWC) memory, as torch.autocast and channels_last. */
+export interface Precision {
   autocast?: 'none' | 'bf16';
   channelsLast?: boolean;
+}
+
+/** Every field the network uses is given: native/core/model.h has no defaults of its own. */
+export interface NativeModelSpec extends Precision {
+  architecture: Architecture;
+  numClasses: number;
+  inChannels: number;
+  /** studentNet only. */
+  inputSize?: number;
+  width?: number;
+  device?: string;
   seed?: number;
 }
 
@@ -58,6 +66,18 @@ export interface NativePixelStore {
   release(): void;
   readonly byteLength: number;
 }
+
+/** How uint8 NHWC pixels become the network's input on its device: flip per image, then (x/255 - mean) / std. */
+export interface NativePixelOptions {
+  flip: Uint8Array;
+  mean: number[];
+  std: number[];
+  /** With a NativePixelStore as the images: which of its rows the batch is. */
+  rows?: Int32Array;
+}
+
+/** The (images, shape, pixel options) arguments every native call on images takes. */
+export type NativeImages = [Float32Array | Uint8Array | NativePixelStore, number[], NativePixelOptions | undefined];
 
 /** One native network. At most one call at a time: a second concurrent call rejects with E_BUSY. */
 export interface NativeModel {
@@ -82,11 +102,15 @@ export interface NativeOptimizerSpec {
   eps?: number;
 }
 
+/** The loss of every step (native/core/distill_loss.h): (1 - alpha) · CE + alpha · KD. Teacher and student-alone steps use the CE part. */
 export interface NativeLossSpec {
+  /** 'hinton': KL × T² averaged per sample; 'seed': the article's nn.KLDivLoss() ('mean', no T²). */
   mode: 'hinton' | 'seed';
+  /** Weight of the distillation term; CE gets 1 - alpha. */
   alpha: number;
   temperature: number;
   labelSmoothing?: number;
+  /** One weight per class for the cross-entropy term, as torch's CrossEntropyLoss(weight=...). */
   classWeights?: number[];
 }
 
@@ -147,7 +171,8 @@ export interface LossWithGradient {
   grad: Float64Array;
 }
 
-interface Addon {
+/** The addon's exports (native/binding/addon.cc). */
+export interface Addon {
   info(): Promise<NativeInfo>;
   checkDevice(device: string, size: number, seed: number): Promise<DeviceCheck>;
   setCudnnBenchmark(on: boolean): void;
@@ -172,99 +197,6 @@ interface Addon {
     channels: number,
     shrinkOnLoad: boolean,
   ): Promise<Buffer | null>;
-}
-
-let loaded: LoadedAddon | undefined;
-
-/** Loads libtorch and the addon on first use, so importing kdtorch never fails by itself. */
-export function native(): LoadedAddon & { addon: Addon } {
-  loaded ??= loadAddon();
-  return loaded as LoadedAddon & { addon: Addon };
-}
-
-const KNOWN_CODES = new Set<string>([
-  'E_BUSY',
-  'E_TORCH',
-  'E_NATIVE',
-  'E_INVALID_ARGUMENT',
-  'E_SHAPE_MISMATCH',
-  'E_BAD_WEIGHTS_FILE',
-  'E_WEIGHTS_MISMATCH',
-  'E_RELEASED',
-]);
-
-/** Turns an error thrown or rejected by the addon into a KdtorchError, keeping its message. */
-export function toKdtorchError(error: unknown): unknown {
-  if (error instanceof KdtorchError || !(error instanceof Error)) return error;
-  const code = (error as Error & { code?: string }).code;
-  if (code === undefined || !KNOWN_CODES.has(code)) return error;
-  return new KdtorchError(code as KdtorchErrorCode, error.message, { cause: error });
-}
-
-/** Calls into the addon, turning synchronous throws and rejections alike into KdtorchErrors. */
-export async function call<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw toKdtorchError(error);
-  }
-}
-
-export function nativeInfo(): Promise<NativeInfo> {
-  return call(() => native().addon.info());
-}
-
-export function nativeCheckDevice(device: string, size: number, seed: number): Promise<DeviceCheck> {
-  return call(() => native().addon.checkDevice(device, size, seed));
-}
-
-/** torch.backends.cudnn.benchmark for the whole process (native/core/runtime.h). */
-export function setCudnnBenchmark(on: boolean): void {
-  native().addon.setCudnnBenchmark(on);
-}
-
-export function createNativeModel(spec: NativeModelSpec): Promise<NativeModel> {
-  return call(() => native().addon.createModel(spec));
-}
-
-export function createNativeTrainer(
-  model: NativeModel,
-  teacher: NativeModel | null,
-  spec: NativeTrainerSpec,
-): Promise<NativeTrainer> {
-  return call(async () => new (native().addon.NativeTrainer)(model, teacher, spec));
-}
-
-export function nativeDistillationLoss(
-  student: Float64Array,
-  teacher: Float64Array,
-  shape: [number, number],
-  labels: Int32Array,
-  loss: NativeLossSpec,
-): Promise<LossWithGradient> {
-  return call(() => native().addon.distillationLoss(student, teacher, shape, labels, loss));
-}
-
-export function createNativeEvaluator(model: NativeModel): Promise<NativeEvaluator> {
-  return call(async () => new (native().addon.NativeEvaluator)(model));
-}
-
-/**
- * Decodes a JPEG natively to height×width×channels uint8 (what PIL + transforms.Resize give), or
- * resolves null when the file is one the native decoder leaves to sharp (see native/core/jpeg_image.h).
- */
-export function nativeDecodeJpeg(
-  bytes: Uint8Array,
-  size: { height: number; width: number; channels: 1 | 3 },
-  shrinkOnLoad: boolean,
-): Promise<Buffer | null> {
-  return call(() => native().addon.decodeJpeg(bytes, size.height, size.width, size.channels, shrinkOnLoad));
-}
-
-/** An empty store of `count` H×W×C images on `model`'s device. */
-export function createNativePixelStore(
-  model: NativeModel,
-  spec: { count: number; height: number; width: number; channels: number },
-): Promise<NativePixelStore> {
-  return call(() => native().addon.createPixelStore(model, spec));
+  /** The `__metadata__` object of a safetensors file's header, checked as loadWeights checks it. */
+  readSafetensorsMetadata(path: string): Promise<Record<string, string>>;
 }

@@ -2,22 +2,22 @@
 // using a trained model. Each takes a config (preset + overrides, validated), writes a run folder
 // and returns what it measured.
 import path from 'node:path';
-import { resolveConfig } from './config/resolve.js';
-import type { Config, ConfigInput } from './config/schema.js';
-import { decodeBytes, decodeImage } from './data/decode.js';
-import { KdtorchError } from './errors.js';
-import type { Model } from './model.js';
-import { createModel, type DescribedModel, loadModel, type ModelDescription } from './model-file.js';
-import { nativeInfo, setCudnnBenchmark } from './native.js';
-import { positiveIndex, type TestReport, testReport } from './run/assess.js';
-import { classWeights, type Dataset, openDataset } from './run/dataset.js';
-import { type LatencyRow, measureLatency } from './run/latency.js';
-import { type PhaseResult, runPhase } from './run/phase.js';
-import type { ProgressEvent } from './run/progress.js';
-import { writeReports } from './run/report.js';
-import { type Phase, RunFolder } from './run/run-folder.js';
-import { TeacherOutputs } from './run/teacher-outputs.js';
-import { scaledOptimizer } from './schedule.js';
+import { resolveConfig } from '../config/resolve.js';
+import type { Config, ConfigInput } from '../config/schema.js';
+import { classWeights, type Dataset, openDataset } from '../data/dataset.js';
+import { decodeBytes, decodeImage } from '../data/decode.js';
+import { KdtorchError } from '../errors.js';
+import { type LatencyRow, measureLatency } from '../metrics/latency.js';
+import { positiveIndex, type TestReport, testReport } from '../metrics/score.js';
+import { createModel, type DescribedModel, loadModel, type ModelDescription } from '../model-file.js';
+import { nativeInfo, setCudnnBenchmark } from '../native/addon.js';
+import type { Model } from '../native/model.js';
+import { type PhaseResult, runPhase } from '../run/phase.js';
+import type { ProgressEvent } from '../run/progress.js';
+import { writeReports } from '../run/report.js';
+import { type Phase, RunFolder } from '../run/run-folder.js';
+import { scaledOptimizer } from '../run/schedule.js';
+import { TeacherOutputs } from '../run/teacher-outputs.js';
 
 export interface RunOptions {
   /** Stops after the current batch, saves a checkpoint and rejects with E_ABORTED. */

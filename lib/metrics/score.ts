@@ -1,11 +1,11 @@
 // Scoring a model on a list of samples: loss, confusion, probabilities, and the test metrics.
 
+import { type Dataset, evalLoader } from '../data/dataset.js';
 import type { Sample } from '../data/image-folder.js';
 import { KdtorchError } from '../errors.js';
-import { Evaluation } from '../evaluation.js';
-import type { Model } from '../model.js';
-import { type Dataset, evalLoader } from './dataset.js';
-import { type ClassificationMetrics, classificationMetrics } from './metrics.js';
+import { Evaluation } from '../native/evaluation.js';
+import type { Model } from '../native/model.js';
+import { type ClassificationMetrics, classificationMetrics } from './classification.js';
 
 export interface SplitScore {
   loss: number;
