@@ -1,16 +1,7 @@
 // kdtorch's public API.
-export {
-  type DistillOptions,
-  distill,
-  type EvaluateInput,
-  type EvaluateResult,
-  evaluate,
-  type Prediction,
-  predict,
-  type RunOptions,
-  trainStudent,
-  trainTeacher,
-} from './api/train.js';
+export { type EvaluateInput, type EvaluateResult, evaluate } from './api/evaluate.js';
+export { type Prediction, predict } from './api/predict.js';
+export { type DistillOptions, distill, type RunOptions, trainStudent, trainTeacher } from './api/train.js';
 export { PRESETS } from './config/presets.js';
 export { readConfigFile, resolveConfig } from './config/resolve.js';
 export type { Config, ConfigInput, PhaseConfig, PresetName } from './config/schema.js';

@@ -1,19 +1,27 @@
 // A trained model on disk: safetensors weights plus, in the header's metadata, what is needed to
 // use them (architecture, classes, input size, normalisation), so loadModel() needs only the path.
-import fs from 'node:fs';
+// The header is read by the native weights reader, the only safetensors parser kdtorch has.
+import { z } from 'zod';
 import { KdtorchError } from './errors.js';
-import { type Model, type ResNet18Options, resnet18, studentNet } from './native/model.js';
+import { readSafetensorsMetadata } from './native/addon.js';
+import { type Model, NETWORK_DEFAULTS, type ResNet18Options, resnet18, studentNet } from './native/model.js';
 
-export interface ModelDescription {
-  architecture: 'resnet18' | 'studentNet';
-  classes: string[];
-  imageSize: number;
-  channels: 1 | 3;
-  mean: number[];
-  std: number[];
-  /** studentNet's convolution channels. */
-  width?: number;
-}
+const descriptionSchema = z
+  .object({
+    architecture: z.enum(['resnet18', 'studentNet']),
+    classes: z.array(z.string()).min(2),
+    imageSize: z.number().int().positive(),
+    channels: z.union([z.literal(1), z.literal(3)]),
+    mean: z.array(z.number()).min(1),
+    std: z.array(z.number().positive()).min(1),
+    /** studentNet's convolution channels. */
+    width: z.number().int().positive().optional(),
+  })
+  .refine((d) => d.mean.length === d.channels && d.std.length === d.channels, {
+    message: 'mean and std need one value per channel',
+  });
+
+export type ModelDescription = z.infer<typeof descriptionSchema>;
 
 /** A model together with what its inputs and outputs mean. */
 export interface DescribedModel {
@@ -25,62 +33,42 @@ export interface DescribedModel {
 export function createModel(
   description: ModelDescription,
   options: Pick<ResNet18Options, 'device' | 'seed' | 'autocast' | 'channelsLast'>,
-) {
+): Promise<Model> {
   const common = { ...options, numClasses: description.classes.length, inChannels: description.channels };
   return description.architecture === 'resnet18'
     ? resnet18(common)
-    : studentNet({ ...common, inputSize: description.imageSize, width: description.width ?? 4 });
-}
-
-/** The `__metadata__` of a safetensors file, read from its JSON header. */
-function safetensorsMetadata(file: string): Record<string, string> {
-  let header: { __metadata__?: Record<string, string> };
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const length = Buffer.alloc(8);
-      fs.readSync(fd, length, 0, 8, 0);
-      const size = Number(length.readBigUInt64LE());
-      if (size <= 0 || size > 100 * 2 ** 20) throw new Error('not a safetensors file');
-      const text = Buffer.alloc(size);
-      fs.readSync(fd, text, 0, size, 8);
-      header = JSON.parse(text.toString('utf8'));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (error) {
-    throw new KdtorchError(
-      'E_BAD_WEIGHTS_FILE',
-      `${file}: cannot read a safetensors header (${(error as Error).message}); give a best.safetensors written by kdtorch`,
-      { file, cause: error },
-    );
-  }
-  return header.__metadata__ ?? {};
+    : studentNet({ ...common, inputSize: description.imageSize, width: description.width ?? NETWORK_DEFAULTS.width });
 }
 
 /** Reads the description saved with a kdtorch model file (its best.safetensors). */
-export function readDescription(file: string): ModelDescription {
-  const text = safetensorsMetadata(file).kdtorch;
+export async function readDescription(file: string): Promise<ModelDescription> {
+  const text = (await readSafetensorsMetadata(file)).kdtorch;
+  const bad = (why: string, cause?: unknown) =>
+    new KdtorchError('E_BAD_WEIGHTS_FILE', `${file}: ${why}`, { file, ...(cause ? { cause } : {}) });
   if (!text) {
-    throw new KdtorchError(
-      'E_BAD_WEIGHTS_FILE',
-      `${file}: these weights carry no kdtorch description (classes, input size); use a run's <phase>/best.safetensors, or build the model with resnet18()/studentNet() and loadWeights()`,
-      { file },
+    throw bad(
+      "these weights carry no kdtorch description (classes, input size); use a run's <phase>/best.safetensors, or build the model with resnet18()/studentNet() and loadWeights()",
     );
   }
-  return JSON.parse(text) as ModelDescription;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw bad(`its kdtorch description is not JSON (${(error as Error).message})`, error);
+  }
+  const parsed = descriptionSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw bad(`its kdtorch description is invalid: ${issue?.path.join('.') || '(description)'}: ${issue?.message}`);
+  }
+  return parsed.data;
 }
 
 /** Loads a model saved by a kdtorch run (strictly: every tensor must match). */
 export async function loadModel(file: string, options: { device?: string } = {}): Promise<DescribedModel> {
-  const description = readDescription(file);
+  const description = await readDescription(file);
   const model = await createModel(description, { device: options.device ?? 'cpu' });
   await model.loadWeights(file);
   await model.eval();
   return { model, description };
-}
-
-/** Saves weights with their description, atomically. */
-export function saveModel(model: Model, description: ModelDescription, file: string): Promise<void> {
-  return model.saveWeights(file, description);
 }

@@ -64,7 +64,7 @@ describe('kdtorch usage', () => {
     expect(result.stderr).toContain(missing);
   });
 
-  it('--print-config shows the resolved config with the flags applied', () => {
+  it('--print-config shows the resolved config with the flags applied; the old preset name seed still works, with a deprecation line', () => {
     const result = kdtorch([
       'distill',
       '--preset',
@@ -77,8 +77,9 @@ describe('kdtorch usage', () => {
     ]);
     expect(result.status).toBe(0);
     const config = JSON.parse(result.stdout);
-    expect(config.preset).toBe('seed');
-    expect(config.distill).toMatchObject({ temperature: 4, alpha: 0.25, loss: 'seed' });
+    expect(config.preset).toBe('article');
+    expect(result.stderr).toContain("DeprecationWarning: flags: preset 'seed' is now called 'article'");
+    expect(config.distill).toMatchObject({ temperature: 4, alpha: 0.25, loss: 'article' });
   });
 });
 

@@ -19,13 +19,13 @@ function configError(input: unknown): KdtorchError {
 }
 
 describe('presets', () => {
-  it('seed is the article exactly, faults included', () => {
-    const c = resolveConfig({ preset: 'seed', ...ROOT });
+  it('article is the article exactly, faults included', () => {
+    const c = resolveConfig({ preset: 'article', ...ROOT });
     expect(c.data).toMatchObject({ imageSize: 224, channels: 3, hflip: 0.5, validateOn: 'test' });
     for (const phase of [c.teacher, c.student, c.distill]) {
       expect(phase).toMatchObject({ epochs: 30, batchSize: 32, classWeights: 'none', labelSmoothing: 0 });
     }
-    expect(c.distill).toMatchObject({ alpha: 0.25, temperature: 1, loss: 'seed' });
+    expect(c.distill).toMatchObject({ alpha: 0.25, temperature: 1, loss: 'article' });
     expect(c.teacher.freeze).toBe('none');
     expect(c.student.width).toBe(4);
   });
@@ -131,7 +131,7 @@ describe('config files and overrides', () => {
     const dir = tempDir('config');
     const json = path.join(dir, 'c.json');
     const yaml = path.join(dir, 'c.yaml');
-    fs.writeFileSync(json, JSON.stringify({ preset: 'seed', data: { root: '/d' }, distill: { temperature: 4 } }));
+    fs.writeFileSync(json, JSON.stringify({ preset: 'article', data: { root: '/d' }, distill: { temperature: 4 } }));
     fs.writeFileSync(yaml, 'preset: seed\ndata:\n  root: /d\ndistill:\n  temperature: 4\n');
     expect(resolveConfig(readConfigFile(yaml))).toEqual(resolveConfig(readConfigFile(json)));
     expect(resolveConfig(readConfigFile(yaml)).distill.temperature).toBe(4);

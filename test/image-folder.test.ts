@@ -93,7 +93,7 @@ describe('loadSplits', () => {
     const big = await loadSplits(root, { minValImages: 2 });
     expect(big).toMatchObject({ valSource: 'val' });
     expect(big.val).toHaveLength(2);
-    // Validating on test (the seed preset), the whole train folder trains, as in the article.
+    // Validating on test (the article preset), the whole train folder trains, as in the article.
     const uncarved = await loadSplits(root, { carve: false });
     expect(uncarved.train).toHaveLength(120);
     expect(uncarved.val).toHaveLength(2);

@@ -90,12 +90,65 @@ describe('findLibtorch', () => {
     expect(error.message).toContain('export LIBTORCH=');
     expect(error.message).toContain('export KDTORCH_PYTHON=');
 
-    const noExplicit = catchError(() => findLibtorch({ env: { PATH: emptyPath }, packageRoot: tempDir('pkg') }));
+    const noExplicit = catchError(() =>
+      findLibtorch({ env: { PATH: emptyPath }, packageRoot: tempDir('pkg'), cwd: tempDir('cwd') }),
+    );
     expect(noExplicit.attempts.map((a: { source: string }) => a.source)).toEqual(['project venv', 'python3']);
   });
 
+  it('then tries the activated virtualenv, the conda env, the app’s .venv and kdtorch’s own venv, in that order', () => {
+    const withTorch = fakeEnv(VENV_PYTHON);
+    const withoutTorch = fakeEnv('python3');
+    const nowhere = { PATH: tempDir('empty-path') };
+    const lone = { packageRoot: tempDir('pkg'), cwd: tempDir('cwd') };
+    expect(
+      findLibtorch({ env: { ...nowhere, VIRTUAL_ENV: withTorch, CONDA_PREFIX: withoutTorch }, ...lone }),
+    ).toMatchObject({ source: 'VIRTUAL_ENV', root: venvTorch.root });
+    // An activated env without torch is passed over: it is where the user is, not a choice of libtorch.
+    expect(
+      findLibtorch({ env: { ...nowhere, VIRTUAL_ENV: withoutTorch, CONDA_PREFIX: withTorch }, ...lone }),
+    ).toMatchObject({ source: 'CONDA_PREFIX', root: venvTorch.root });
+    // The app: the nearest package.json above the working directory, its .venv beside it.
+    const app = tempDir('app');
+    fs.writeFileSync(path.join(app, 'package.json'), '{"name": "my-service"}');
+    fs.renameSync(fakeEnv(VENV_PYTHON), path.join(app, '.venv'));
+    fs.mkdirSync(path.join(app, 'src', 'deep'), { recursive: true });
+    const inApp = { packageRoot: path.join(app, 'node_modules', 'kdtorch'), cwd: path.join(app, 'src', 'deep') };
+    expect(findLibtorch({ env: { ...nowhere, VIRTUAL_ENV: withoutTorch }, ...inApp })).toMatchObject({
+      source: 'app venv',
+      root: venvTorch.root,
+    });
+    const none = catchError(() =>
+      findLibtorch({ env: { ...nowhere, VIRTUAL_ENV: withoutTorch, CONDA_PREFIX: withoutTorch }, ...lone }),
+    );
+    expect(none.attempts.map((a: { source: string }) => a.source)).toEqual([
+      'VIRTUAL_ENV',
+      'CONDA_PREFIX',
+      'project venv',
+      'python3',
+    ]);
+    expect(none.message).toContain(`VIRTUAL_ENV (${path.join(withoutTorch, 'bin', 'python')}): `);
+  });
+
+  it('advises what fits where kdtorch is installed: an app’s own venv, or a checkout’s npm run setup', () => {
+    const app = tempDir('app');
+    fs.writeFileSync(path.join(app, 'package.json'), '{"name": "my-service"}');
+    const nowhere = { PATH: tempDir('empty-path') };
+    const inApp = catchError(() =>
+      findLibtorch({ env: nowhere, packageRoot: path.join(app, 'node_modules', 'kdtorch'), cwd: app }),
+    );
+    expect(inApp.message).toContain(
+      `cd ${app} && python3 -m venv .venv && .venv/bin/pip install torch==${REQUIRED_TORCH_VERSION}`,
+    );
+    expect(inApp.message).not.toContain('npm run setup');
+    const checkout = catchError(() => findLibtorch({ env: nowhere, packageRoot: tempDir('pkg'), cwd: tempDir('cwd') }));
+    expect(checkout.message).toContain('npm run setup');
+  });
+
   it('reports a Python without torch as such', () => {
-    const error = catchError(() => findLibtorch({ env: { KDTORCH_PYTHON: 'python3' }, packageRoot: tempDir('pkg') }));
+    const error = catchError(() =>
+      findLibtorch({ env: { KDTORCH_PYTHON: 'python3' }, packageRoot: tempDir('pkg'), cwd: tempDir('cwd') }),
+    );
     // The system python3 here has no torch; the venv's has.
     expect(error.message).toMatch(/python3 has no torch package/);
   });
@@ -122,6 +175,14 @@ describe('lib/native/libtorch.mjs for the build files', () => {
     expect(result.stderr).toContain('Cannot find a libtorch install');
   });
 });
+
+/** A virtualenv-shaped folder whose bin/python runs `interpreter`: one with torch, or one without. */
+function fakeEnv(interpreter: string): string {
+  const env = tempDir('env');
+  fs.mkdirSync(path.join(env, 'bin'));
+  fs.writeFileSync(path.join(env, 'bin', 'python'), `#!/bin/sh\nexec ${interpreter} "$@"\n`, { mode: 0o755 });
+  return env;
+}
 
 // biome-ignore lint/suspicious/noExplicitAny: the errors under test carry extra fields
 function catchError(work: () => unknown): any {

@@ -32,6 +32,8 @@ describe('the loader', () => {
     expect(result.stderr).toContain(`- Requires libtorch ${REQUIRED_TORCH_VERSION}`);
     expect(result.stderr).toContain(`pip install torch==${REQUIRED_TORCH_VERSION}`);
     expect(result.stderr).toContain('npm rebuild kdtorch --build-from-source');
+    // The binary is made for the pinned torch: installing it comes first, rebuilding last.
+    expect(result.stderr.indexOf('npm run setup')).toBeLessThan(result.stderr.indexOf('npm rebuild kdtorch'));
   });
 
   it('refuses a libtorch built with the other C++ ABI', () => {
@@ -56,7 +58,12 @@ describe('the loader', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('[E_BINARY_LOAD] Could not load the kdtorch binary');
     expect(result.stderr).toMatch(/libcudart\.so\.\d+: cannot open shared object file/);
-    expect(result.stderr).toContain('Possible solutions:');
+    // The remedy names the wheel that holds the library, before every other.
+    const solutions = result.stderr.slice(result.stderr.indexOf('Possible solutions:'));
+    expect(solutions).toMatch(
+      /^Possible solutions:\n- Found [^\n]+\n- Requires libcudart\.so\.\d+, from the pip wheel nvidia-cuda-runtime/,
+    );
+    expect(solutions).toContain('python -m pip install --force-reinstall nvidia-cuda-runtime');
   });
 
   it('takes the binary from KDTORCH_BINARY when set, and says so when it is missing', () => {
@@ -64,5 +71,7 @@ describe('the loader', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('[E_BINARY_NOT_FOUND]');
     expect(result.stderr).toContain('KDTORCH_BINARY=');
+    // No binary: building one is the first remedy.
+    expect(result.stderr).toMatch(/Possible solutions:\n- Found [^\n]+\n- Build kdtorch against the libtorch you have/);
   });
 });

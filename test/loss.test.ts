@@ -21,7 +21,7 @@ function relativeError(ours: ArrayLike<number>, theirs: ArrayLike<number>): numb
 
 describe('the fused distillation loss', () => {
   const cases: [string, LossOptions, number][] = [];
-  for (const mode of ['hinton', 'seed'] as const) {
+  for (const mode of ['hinton', 'article'] as const) {
     for (const temperature of [1, 2, 4]) {
       for (const alpha of [0, 0.25, 0.7, 1])
         cases.push([`${mode} T=${temperature} α=${alpha}`, { mode, alpha, temperature }, 2]);
@@ -33,8 +33,8 @@ describe('the fused distillation loss', () => {
     3,
   ]);
   cases.push([
-    'seed with class weights, 5 classes',
-    { mode: 'seed', alpha: 0.25, temperature: 1, classWeights: [1, 2, 3, 4, 5] },
+    'article with class weights, 5 classes',
+    { mode: 'article', alpha: 0.25, temperature: 1, classWeights: [1, 2, 3, 4, 5] },
     5,
   ]);
 
@@ -59,15 +59,15 @@ describe('the fused distillation loss', () => {
     },
   );
 
-  it('in seed mode is the article’s nn.KLDivLoss(): half of batchmean for two classes, no T²', async () => {
+  it('in article mode is the article’s nn.KLDivLoss(): half of batchmean for two classes, no T²', async () => {
     const [n, c] = [6, 2];
     const student = logits(n, c, 3);
     const teacher = logits(n, c, 4);
     const labels = new Int32Array(n);
-    const at = async (mode: 'hinton' | 'seed', temperature: number) =>
+    const at = async (mode: 'hinton' | 'article', temperature: number) =>
       (await distillationLoss(student, teacher, [n, c], labels, { mode, alpha: 1, temperature })).kd;
-    expect(await at('seed', 1)).toBeCloseTo((await at('hinton', 1)) / 2, 12);
-    expect(await at('seed', 3)).toBeCloseTo((await at('hinton', 3)) / 2 / 9, 12);
+    expect(await at('article', 1)).toBeCloseTo((await at('hinton', 1)) / 2, 12);
+    expect(await at('article', 3)).toBeCloseTo((await at('hinton', 3)) / 2 / 9, 12);
   });
 
   it('rejects settings outside their range, naming them', async () => {
@@ -80,7 +80,7 @@ describe('the fused distillation loss', () => {
     );
     // biome-ignore lint/suspicious/noExplicitAny: an invalid mode on purpose
     await expect(run({ mode: 'mean' as any, alpha: 0.5, temperature: 1 })).rejects.toThrow(
-      "loss.mode must be 'hinton' or 'seed'",
+      "loss.mode must be 'hinton' or 'article'",
     );
   });
 });

@@ -77,7 +77,7 @@ describe('training steps equal PyTorch’s', () => {
   it('distillStep (seed mode, Adam): every student parameter within 1e-5 (the zero-gradient conv bias within Adam’s bound)', async () => {
     const result = await compareDistill({
       optimizer: { name: 'adam', lr: 1e-3 },
-      loss: { mode: 'seed', alpha: 0.25, temperature: 1 },
+      loss: { mode: 'article', alpha: 0.25, temperature: 1 },
     });
     const { rest, bias } = splitAdamNoise(result.perKey, 1);
     expect(rest).toBeLessThanOrEqual(PARAMETER_TOLERANCE);

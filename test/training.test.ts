@@ -150,9 +150,9 @@ describe('teacher → student → distill in one run folder', () => {
   });
 });
 
-describe('the seed preset', () => {
+describe('the article preset', () => {
   it('validates on the test split, as the article did', async () => {
-    const r = await trainStudent(tinyConfig(data, tempDir('seed'), { preset: 'seed', student: { epochs: 1 } }));
+    const r = await trainStudent(tinyConfig(data, tempDir('seed'), { preset: 'article', student: { epochs: 1 } }));
     expect(r.validation).toMatch(/test split/);
     expect(r.history[0]?.valAccuracy).toBe(r.test?.accuracy);
     expect(r.history[0]?.valLoss).toBeCloseTo(r.test?.loss as number, 12);

@@ -1,18 +1,17 @@
-// The experiment as four calls: trainTeacher, trainStudent, distill, evaluate, plus predict for
-// using a trained model. Each takes a config (preset + overrides, validated), writes a run folder
-// and returns what it measured.
+// The experiment's three training calls: trainTeacher, trainStudent, distill. Each takes a config
+// (preset + overrides, validated), writes a run folder and returns what it measured.
 import path from 'node:path';
 import { resolveConfig } from '../config/resolve.js';
-import type { Config, ConfigInput } from '../config/schema.js';
+import type { Config, ConfigInput, PhaseConfig } from '../config/schema.js';
 import { classWeights, type Dataset, openDataset } from '../data/dataset.js';
-import { decodeBytes, decodeImage } from '../data/decode.js';
+import { splitRecord } from '../data/splits.js';
 import { KdtorchError } from '../errors.js';
-import { type LatencyRow, measureLatency } from '../metrics/latency.js';
-import { positiveIndex, type TestReport, testReport } from '../metrics/score.js';
+import { positiveIndex } from '../metrics/score.js';
 import { createModel, type DescribedModel, loadModel, type ModelDescription } from '../model-file.js';
 import { nativeInfo, setCudnnBenchmark } from '../native/addon.js';
 import type { Model } from '../native/model.js';
-import { type PhaseResult, runPhase } from '../run/phase.js';
+import type { NativeLossSpec } from '../native/wire.js';
+import { type PhaseResult, type PhaseSetup, runPhase } from '../run/phase.js';
 import type { ProgressEvent } from '../run/progress.js';
 import { writeReports } from '../run/report.js';
 import { type Phase, RunFolder } from '../run/run-folder.js';
@@ -34,6 +33,7 @@ export interface DistillOptions extends RunOptions {
   teacher?: DescribedModel;
 }
 
+/** The run folder, its config and its dataset: the split the folder recorded, or a new one it records now. */
 async function prepare(input: ConfigInput, command: string, options: RunOptions) {
   const run = options.resume ? RunFolder.open(options.resume) : RunFolder.create(resolveConfig(input), command);
   const { config } = run;
@@ -48,7 +48,20 @@ async function prepare(input: ConfigInput, command: string, options: RunOptions)
       },
     );
   }
-  const dataset = options.dataset ?? (await openDataset(config.data, config.seed));
+  const recorded = run.readSplits();
+  const dataset =
+    options.dataset ??
+    (await openDataset(config.data, config.seed, recorded ? { record: recorded, file: run.splitsFile } : undefined));
+  const record = splitRecord(dataset.splits);
+  if (!recorded) {
+    run.writeSplits(record);
+  } else if (JSON.stringify(recorded) !== JSON.stringify(record)) {
+    throw new KdtorchError(
+      'E_INVALID_ARGUMENT',
+      `options.dataset holds another split than the run's (${run.splitsFile}); open it with openDataset(config.data, config.seed) before the run's first phase`,
+      { field: 'dataset', file: run.splitsFile },
+    );
+  }
   positiveIndex(dataset.splits.classes, config.positiveClass); // a wrong class name fails before training
   setCudnnBenchmark(config.cudnnBenchmark);
   return { run, config, dataset };
@@ -82,6 +95,30 @@ function describe(config: Config, dataset: Dataset, architecture: ModelDescripti
   };
 }
 
+/**
+ * A phase's loss: its cross-entropy settings and, for distillation, the distillation term. Teacher and
+ * student-alone steps use the cross-entropy part only (alpha 0, where the temperature plays no part).
+ */
+function lossFor(c: Config, phase: Phase, dataset: Dataset): NativeLossSpec {
+  const phaseConfig: PhaseConfig = c[phase];
+  const weights = classWeights(dataset, phaseConfig, `${phase}.classWeights`);
+  const kd =
+    phase === 'distill'
+      ? { mode: c.distill.loss, alpha: c.distill.alpha, temperature: c.distill.temperature }
+      : { mode: 'hinton' as const, alpha: 0, temperature: 1 };
+  return { ...kd, labelSmoothing: phaseConfig.labelSmoothing, ...(weights ? { classWeights: weights } : {}) };
+}
+
+/** A phase's model: the network its description names, seeded by the config, with the phase's precision. */
+function phaseModel(c: Config, description: ModelDescription, precision: Config['teacher' | 'student']) {
+  return createModel(description, {
+    device: c.device,
+    seed: c.seed,
+    autocast: precision.autocast,
+    channelsLast: precision.channelsLast,
+  });
+}
+
 async function finish(run: RunFolder, result: PhaseResult): Promise<PhaseResult> {
   await writeReports(run);
   return result;
@@ -91,15 +128,9 @@ async function finish(run: RunFolder, result: PhaseResult): Promise<PhaseResult>
 export async function trainTeacher(config: ConfigInput = {}, options: RunOptions = {}): Promise<PhaseResult> {
   const { run, config: c, dataset } = await prepare(config, 'teacher', options);
   const description = describe(c, dataset, 'resnet18');
-  const model = await createModel(description, {
-    device: c.device,
-    seed: c.seed,
-    autocast: c.teacher.autocast,
-    channelsLast: c.teacher.channelsLast,
-  });
+  const model = await phaseModel(c, description, c.teacher);
   // Pretrained weights come without our head (ImageNet has 1000 classes): fc keeps its fresh init.
   if (c.teacher.weights) await model.loadWeights(c.teacher.weights, { skip: ['fc.'] });
-  const weights = classWeights(dataset, c.teacher, 'teacher.classWeights');
   const result = await runPhase({
     phase: 'teacher',
     run,
@@ -108,13 +139,7 @@ export async function trainTeacher(config: ConfigInput = {}, options: RunOptions
     description,
     trainer: {
       optimizer: scaledOptimizer(c.teacher),
-      loss: {
-        mode: 'hinton',
-        alpha: 0,
-        temperature: 1,
-        labelSmoothing: c.teacher.labelSmoothing,
-        ...(weights ? { classWeights: weights } : {}),
-      },
+      loss: lossFor(c, 'teacher', dataset),
       freeze: c.teacher.freeze,
       graphs: await stepGraphs(c, model),
     },
@@ -129,23 +154,14 @@ export async function trainTeacher(config: ConfigInput = {}, options: RunOptions
 /** Trains the student CNN alone on the labels: the article's baseline. */
 export async function trainStudent(config: ConfigInput = {}, options: RunOptions = {}): Promise<PhaseResult> {
   const { run, config: c, dataset } = await prepare(config, 'student', options);
-  return finish(run, await studentPhase('student', run, c, dataset, options, undefined));
+  return finish(run, await studentPhase(run, c, dataset, options, { kind: 'alone' }));
 }
 
 /** Distils the teacher into the student: teacher forward without grad + student step, fused, per batch. */
 export async function distill(config: ConfigInput = {}, options: DistillOptions = {}): Promise<PhaseResult> {
   const { run, config: c, dataset } = await prepare(config, 'distill', options);
   const teacherFile = options.teacher ? null : (c.distill.teacher ?? run.best('teacher'));
-  const teacher =
-    options.teacher ??
-    (await loadModel(teacherFile as string, { device: c.device }).catch((error: unknown) => {
-      if (c.distill.teacher !== null) throw error;
-      throw new KdtorchError(
-        'E_INVALID_CONFIG',
-        `distill needs a teacher: none in ${run.dir}/teacher/; train one first (kdtorch teacher) or set distill.teacher to a best.safetensors`,
-        { field: 'distill.teacher', cause: error },
-      );
-    }));
+  const teacher = options.teacher ?? (await loadTeacher(c, run, teacherFile as string));
   const { classes, channels } = teacher.description;
   if (classes.join('\n') !== dataset.splits.classes.join('\n') || channels !== c.data.channels) {
     throw new KdtorchError(
@@ -155,10 +171,7 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
     );
   }
   if (!c.distill.teacherCache) {
-    return finish(
-      run,
-      await studentPhase('distill', run, c, dataset, options, { teacher: teacher.model, outputs: null }),
-    );
+    return finish(run, await studentPhase(run, c, dataset, options, { kind: 'live teacher', teacher: teacher.model }));
   }
   const outputs = await TeacherOutputs.load(
     teacher.model,
@@ -176,31 +189,50 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
     runDir: run.dir,
     message: `distill: teacher outputs for ${info.images} images × ${info.views} view(s) ${info.source === 'file' ? `read from ${info.file}` : `computed in ${info.seconds.toFixed(1)} s${info.file ? `, saved to ${info.file}` : ''}`}`,
   });
-  return finish(run, await studentPhase('distill', run, c, dataset, options, { teacher: null, outputs }));
+  return finish(run, await studentPhase(run, c, dataset, options, { kind: 'cached teacher', outputs }));
 }
 
+/** distill.teacher, else the run's own teacher; without either, an error that says how to get one. */
+function loadTeacher(c: Config, run: RunFolder, file: string): Promise<DescribedModel> {
+  return loadModel(file, { device: c.device }).catch((error: unknown) => {
+    if (c.distill.teacher !== null) throw error;
+    throw new KdtorchError(
+      'E_INVALID_CONFIG',
+      `distill needs a teacher: none in ${run.dir}/teacher/; train one first (kdtorch teacher) or set distill.teacher to a best.safetensors`,
+      { field: 'distill.teacher', cause: error },
+    );
+  });
+}
+
+/** Where a student phase's targets come from: the labels alone, or a teacher run live or read from its cache. */
+type StudentTargets =
+  | { kind: 'alone' }
+  | { kind: 'live teacher'; teacher: Model }
+  | { kind: 'cached teacher'; outputs: TeacherOutputs };
+
 async function studentPhase(
-  phase: Extract<Phase, 'student' | 'distill'>,
   run: RunFolder,
   c: Config,
   dataset: Dataset,
   options: RunOptions,
-  /** For distillation: the live teacher, or its cached outputs. */
-  kdSource: { teacher: Model | null; outputs: TeacherOutputs | null } | undefined,
+  targets: StudentTargets,
 ): Promise<PhaseResult> {
-  const teacher = kdSource?.teacher ?? undefined;
-  const outputs = kdSource?.outputs ?? null;
+  const phase = targets.kind === 'alone' ? 'student' : 'distill';
   const description = describe(c, dataset, 'studentNet');
   // The same seed as the student trained alone: both start from the same weights.
-  const model = await createModel(description, {
-    device: c.device,
-    seed: c.seed,
-    autocast: c.student.autocast,
-    channelsLast: c.student.channelsLast,
-  });
-  const phaseConfig = c[phase];
-  const weights = classWeights(dataset, phaseConfig, `${phase}.classWeights`);
-  const kd = phase === 'distill' ? c.distill : undefined;
+  const model = await phaseModel(c, description, c.student);
+  let step: PhaseSetup['step'];
+  switch (targets.kind) {
+    case 'alone':
+      step = (trainer, batch) => trainer.studentStep(batch);
+      break;
+    case 'live teacher':
+      step = (trainer, batch) => trainer.distillStep(batch);
+      break;
+    case 'cached teacher':
+      step = (trainer, batch) => trainer.distillStep(batch, targets.outputs.forBatch(batch));
+      break;
+  }
   return runPhase({
     phase,
     run,
@@ -208,114 +240,17 @@ async function studentPhase(
     model,
     description,
     trainer: {
-      optimizer: scaledOptimizer(phaseConfig),
-      loss: {
-        mode: kd?.loss ?? 'hinton',
-        alpha: kd?.alpha ?? 0,
-        temperature: kd?.temperature ?? 1,
-        labelSmoothing: phaseConfig.labelSmoothing,
-        ...(weights ? { classWeights: weights } : {}),
-      },
-      ...(teacher ? { teacher } : {}),
+      optimizer: scaledOptimizer(c[phase]),
+      loss: lossFor(c, phase, dataset),
+      ...(targets.kind === 'live teacher' ? { teacher: targets.teacher } : {}),
       graphs: await stepGraphs(c, model),
     },
-    step: (trainer, batch) =>
-      outputs
-        ? trainer.distillStep(batch, outputs.forBatch(batch))
-        : teacher
-          ? trainer.distillStep(batch)
-          : trainer.studentStep(batch),
-    ...(kdSource ? { teacherOutputs: outputs?.info ?? null } : {}),
+    step,
+    ...(targets.kind === 'alone'
+      ? {}
+      : { teacherOutputs: targets.kind === 'cached teacher' ? targets.outputs.info : null }),
     resume: options.resume !== undefined,
     signal: options.signal,
     onProgress: options.onProgress,
-  });
-}
-
-export interface EvaluateInput {
-  /** A model file written by a run (best.safetensors) or a loaded model. */
-  model: string | DescribedModel;
-  /** Data and latency settings; the model's own input size, channels and normalisation win. */
-  config?: ConfigInput;
-  split?: 'train' | 'val' | 'test';
-}
-
-export interface EvaluateResult {
-  split: string;
-  metrics: TestReport;
-  parameters: number;
-  latency: LatencyRow[];
-}
-
-/** Test metrics and inference latency of a trained model on a dataset split. */
-export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
-  const split = input.split ?? 'test';
-  const config = resolveConfig(input.config, 'evaluate');
-  const described =
-    typeof input.model === 'string' ? await loadModel(input.model, { device: config.device }) : input.model;
-  // The model's input contract wins over the config's data settings.
-  const { imageSize, channels, mean, std } = described.description;
-  config.data = { ...config.data, imageSize, channels, mean, std };
-  const dataset = await openDataset(config.data, config.seed);
-  const samples = split === 'val' ? dataset.val : dataset.splits[split];
-  if (samples.length === 0) {
-    throw new KdtorchError('E_DATASET_NOT_FOUND', `${config.data.root}: the ${split} split holds no images`, {
-      file: config.data.root,
-    });
-  }
-  const { model, description } = described;
-  if (description.classes.join('\n') !== dataset.splits.classes.join('\n')) {
-    throw new KdtorchError(
-      'E_CLASS_MISMATCH',
-      `the model knows classes [${description.classes.join(', ')}] but ${config.data.root} has [${dataset.splits.classes.join(', ')}]`,
-      { file: config.data.root },
-    );
-  }
-  const batchSize = Math.max(...config.latency.batchSizes);
-  return {
-    split,
-    metrics: await testReport(model, dataset, samples, batchSize, config.positiveClass),
-    parameters: model.parameterCount,
-    latency: await measureLatency(model, description, config.latency.batchSizes, config.latency.repeats),
-  };
-}
-
-export interface Prediction {
-  /** The predicted class name and index. */
-  class: string;
-  index: number;
-  /** Probability per class name. */
-  probabilities: Record<string, number>;
-}
-
-/** Classifies image files or encoded image bytes (JPEG, PNG, …) with a trained model. */
-export async function predict(
-  model: string | DescribedModel,
-  images: ReadonlyArray<string | Uint8Array>,
-): Promise<Prediction[]> {
-  const { model: network, description } = typeof model === 'string' ? await loadModel(model) : model;
-  const { imageSize, channels, mean, std, classes } = description;
-  const size = { height: imageSize, width: imageSize, channels };
-  const decoded = await Promise.all(
-    images.map((image, i) =>
-      typeof image === 'string' ? decodeImage(image, size) : decodeBytes(image, size, `images[${i}]`),
-    ),
-  );
-  const pixels = new Uint8Array(decoded.length * imageSize * imageSize * channels);
-  for (const [i, d] of decoded.entries()) pixels.set(d, i * d.length);
-  await network.eval();
-  const logits = await network.forward({ pixels, shape: [decoded.length, imageSize, imageSize, channels], mean, std });
-  const classCount = classes.length;
-  return decoded.map((_, n) => {
-    const row = Array.from(logits.data.subarray(n * classCount, (n + 1) * classCount));
-    const top = Math.max(...row);
-    const exps = row.map((v) => Math.exp(v - top));
-    const total = exps.reduce((a, b) => a + b, 0);
-    const index = row.indexOf(top);
-    return {
-      class: classes[index] as string,
-      index,
-      probabilities: Object.fromEntries(classes.map((name, k) => [name, (exps[k] as number) / total])),
-    };
   });
 }

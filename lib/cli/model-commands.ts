@@ -1,10 +1,11 @@
 // kdtorch eval | predict | bench: using trained models.
 import { parseArgs } from 'node:util';
-import { evaluate, predict } from '../api/train.js';
+import { evaluate } from '../api/evaluate.js';
+import { predict } from '../api/predict.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/data-loader.js';
 import { type LatencyRow, measureLatency } from '../metrics/latency.js';
 import { loadModel, type ModelDescription } from '../model-file.js';
-import { resnet18, studentNet } from '../native/model.js';
+import { NETWORK_DEFAULTS, resnet18, studentNet } from '../native/model.js';
 import { CONFIG_FLAGS, configFromFlags } from './config-flags.js';
 
 export class UsageError extends Error {}
@@ -95,7 +96,7 @@ export async function runBench(args: string[]): Promise<void> {
       {
         name: 'studentNet',
         model: await studentNet({ device, inputSize: imageSize }),
-        description: { ...base, architecture: 'studentNet', width: 4 },
+        description: { ...base, architecture: 'studentNet', width: NETWORK_DEFAULTS.width },
       },
     );
   }

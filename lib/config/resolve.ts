@@ -48,14 +48,38 @@ function configError(error: z.ZodError, merged: unknown, source: string): Kdtorc
   });
 }
 
+/** Values renamed since they were introduced: still read, with a deprecation warning, as their new names. */
+const RENAMED = [
+  { field: ['preset'], from: 'seed', to: 'article' },
+  { field: ['distill', 'loss'], from: 'seed', to: 'article' },
+] as const;
+
+/** `config` with every renamed value under its current name (a copy when anything changed); warns once per name. */
+export function withCurrentNames<T>(config: T, source: string): T {
+  let out = config;
+  for (const { field, from, to } of RENAMED) {
+    if (valueAt(out, [...field]) !== from) continue;
+    out = overlay(
+      out,
+      field.reduceRight<unknown>((inner, key) => ({ [key]: inner }), to),
+    ) as T;
+    process.emitWarning(`${source}: ${field.join('.')} '${from}' is now called '${to}'; '${from}' will stop working`, {
+      type: 'DeprecationWarning',
+      code: `KDTORCH_${field.join('_').toUpperCase()}_${from.toUpperCase()}`,
+    });
+  }
+  return out;
+}
+
 /** The preset (default `recommended`) overlaid with `input`, validated; paths resolved from `cwd`. */
-export function resolveConfig(input: ConfigInput = {}, source = 'config', cwd = process.cwd()): Config {
-  if (!isObject(input)) {
+export function resolveConfig(given: ConfigInput = {}, source = 'config', cwd = process.cwd()): Config {
+  if (!isObject(given)) {
     throw new KdtorchError(
       'E_INVALID_CONFIG',
-      `invalid config (${source}): expected an object, got ${describe(input)}`,
+      `invalid config (${source}): expected an object, got ${describe(given)}`,
     );
   }
+  const input = withCurrentNames(given, source);
   const presetName = (input.preset ?? 'recommended') as PresetName;
   const preset = PRESETS[presetName];
   if (!preset) {

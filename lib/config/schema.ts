@@ -78,11 +78,11 @@ const precisionFields = {
 
 export const configSchema = z
   .object({
-    preset: z.enum(['seed', 'recommended', 'quick']),
+    preset: z.enum(['article', 'recommended', 'quick']),
     data: z
       .object({
-        /** An ImageFolder dataset: root/train/<class>/…, optional root/val/ and root/test/. */
-        root: z.string().min(1, 'give the dataset folder (root/train/<class>/*.jpg)'),
+        /** A dataset folder: root/train/<class>/… with optional root/val/ and root/test/, or torchvision's plain ImageFolder root/<class>/…, whose test and validation splits are carved out (testFraction, valFraction). */
+        root: z.string().min(1, 'give the dataset folder (root/train/<class>/*.jpg or root/<class>/*.jpg)'),
         imageSize: z
           .number()
           .int()
@@ -92,7 +92,10 @@ export const configSchema = z
         hflip: z.number().min(0).max(1),
         /** Where validation comes from: 'val' (the folder's, or carved from train) or 'test' (the article's fault). */
         validateOn: z.enum(['val', 'test']),
+        /** Share of each class moved from train to validation when the folder has no usable val/ split. */
         valFraction: z.number().gt(0).lt(1),
+        /** Plain ImageFolder (root/<class>/…) only: share of each class held out as the test split, before validation is carved from the rest. */
+        testFraction: z.number().gt(0).lt(1),
         minValImages: z.number().int().min(0),
         onBadImage: z.enum(['error', 'skip']),
         /** A folder for the decode file cache; null keeps decoded images in memory only. */
@@ -135,8 +138,8 @@ export const configSchema = z
         ...phaseFields,
         alpha: z.number().min(0).max(1),
         temperature: z.number().positive(),
-        /** 'hinton': KL batchmean × T²; 'seed': the article's nn.KLDivLoss() ('mean', no T²). */
-        loss: z.enum(['hinton', 'seed']),
+        /** 'hinton': KL batchmean × T²; 'article': the article's nn.KLDivLoss() ('mean', no T²). */
+        loss: z.enum(['hinton', 'article']),
         /** The teacher's weights file (a kdtorch teacher run's best.safetensors); null: the run's own teacher. */
         teacher: z.string().min(1).nullable(),
         /** Compute the teacher's outputs once per image and view instead of every step (exact; lib/run/teacher-outputs.ts). */
@@ -173,7 +176,6 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type PhaseConfig = Pick<Config['teacher'], keyof typeof phaseFields>;
-export type ScheduleConfig = Config['teacher']['schedule'];
 export type PresetName = Config['preset'];
 
 /** Any part of a config, nested: what users write. */

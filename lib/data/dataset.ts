@@ -8,7 +8,7 @@ import type { DecodeOptions } from './decode.js';
 import { DecodeCache } from './decode-cache.js';
 import type { Sample } from './image-folder.js';
 import type { PixelStore } from './pixel-store.js';
-import { type DatasetSplits, loadSplits } from './splits.js';
+import { applySplitRecord, type DatasetSplits, loadSplits, type SplitRecord } from './splits.js';
 
 export interface Dataset {
   splits: DatasetSplits;
@@ -18,15 +18,24 @@ export interface Dataset {
   data: Config['data'];
 }
 
-/** Scans the folder and sets up decoding for `data`; pass the result to every phase to decode once. */
-export async function openDataset(data: Config['data'], seed: number): Promise<Dataset> {
-  const splits = await loadSplits(data.root, {
+/**
+ * Scans the folder and sets up decoding for `data`; pass the result to every phase to decode once.
+ * With `recorded` (a run's splits.json) the splits are the run's own, whatever the folder has gained since.
+ */
+export async function openDataset(
+  data: Config['data'],
+  seed: number,
+  recorded?: { record: SplitRecord; file: string },
+): Promise<Dataset> {
+  const scanned = await loadSplits(data.root, {
     valFraction: data.valFraction,
+    testFraction: data.testFraction,
     minValImages: data.minValImages,
     seed,
     // Validating on the test split (the article's way), the whole train split trains, as in the article.
     carve: data.validateOn !== 'test',
   });
+  const splits = recorded ? applySplitRecord(scanned, recorded.record, recorded.file) : scanned;
   const options: DecodeOptions = { height: data.imageSize, width: data.imageSize, channels: data.channels };
   const cache = new DecodeCache(options, data.cacheDir ?? undefined);
   return { splits, val: data.validateOn === 'test' ? splits.test : splits.val, cache, data };

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
 import { DECODE_SETTINGS, type DecodeOptions, decodeImage } from './decode.js';
 
 export class DecodeCache {
@@ -59,10 +60,7 @@ export class DecodeCache {
     }
     this.decoded++;
     const pixels = await decodeImage(file, this.options);
-    await fs.mkdir(path.dirname(cached), { recursive: true });
-    const temp = `${cached}.${process.pid}.tmp`;
-    await fs.writeFile(temp, pixels);
-    await fs.rename(temp, cached); // whole files only: a reader never sees half an image
+    await writeFileAtomic(cached, pixels);
     return pixels;
   }
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The one place that knows where libtorch is and how to build and load against it.
 // Used by CMakeLists.txt (`--cmake`), binding.gyp (`--gyp FIELD`), the runtime loader
-// (lib/loader.ts imports findLibtorch) and `kdtorch info`. The search order follows
-// tch-rs's torch-sys: an explicit install first, then Python's torch.
+// (lib/native/load-addon.ts imports findLibtorch) and `kdtorch info`. The search order follows
+// tch-rs's torch-sys: an explicit install first, then the Pythons a user would mean, nearest first.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,13 +27,13 @@ export function findPackageRoot(from = path.dirname(fileURLToPath(import.meta.ur
 /**
  * @typedef {object} Libtorch
  * @property {string} root         the folder holding include/ and lib/ (LibTorch zip or Python's torch package)
- * @property {string} source       which rule found it: 'LIBTORCH', 'KDTORCH_PYTHON', 'project venv' or 'python3'
+ * @property {string} source       which rule found it (SEARCH_RULES: 'LIBTORCH', 'KDTORCH_PYTHON', 'VIRTUAL_ENV', …)
  * @property {string} version      e.g. '2.11.0' (from the headers, so it is what a build compiles against)
  * @property {string|null} cuda    the CUDA version libtorch was built with ('13.0'), or null for a CPU-only build
  * @property {0|1} cxx11abi        the _GLIBCXX_USE_CXX11_ABI value libtorch was built with
  * @property {string[]} includeDirs
  * @property {string} libDir
- * @property {string[]} libraries  linked by name (-l); only CPU-side libraries, see README "How kdtorch finds libtorch"
+ * @property {string[]} libraries  linked by name (-l); only CPU-side libraries, see docs/install.md
  * @property {{includeDir: string, libraries: string[]}|null} cudaRuntime
  *           the CUDA runtime's headers and the CUDA-side libraries kdtorch_cuda.so links, or null when
  *           this libtorch has no CUDA or no CUDA headers are found (then kdtorch is built without CUDA graphs)
@@ -42,10 +42,24 @@ export function findPackageRoot(from = path.dirname(fileURLToPath(import.meta.ur
 
 /** @typedef {{ source: string, tried: string, error: string }} SearchAttempt */
 
+/** The rules findLibtorch tries, in order; the first two are explicit choices and end the search. */
+export const SEARCH_RULES = [
+  'LIBTORCH',
+  'KDTORCH_PYTHON',
+  'VIRTUAL_ENV',
+  'CONDA_PREFIX',
+  'app venv',
+  'project venv',
+  'python3',
+];
+
 export class LibtorchNotFoundError extends Error {
-  /** @param {SearchAttempt[]} attempts */
-  constructor(attempts) {
-    super(formatNotFound(attempts));
+  /**
+   * @param {SearchAttempt[]} attempts
+   * @param {{ packageRoot: string, cwd: string }} where
+   */
+  constructor(attempts, where) {
+    super(formatNotFound(attempts, where));
     this.name = 'LibtorchNotFoundError';
     this.code = 'E_LIBTORCH_NOT_FOUND';
     this.attempts = attempts;
@@ -53,28 +67,34 @@ export class LibtorchNotFoundError extends Error {
 }
 
 /**
- * Finds libtorch: `LIBTORCH` → `KDTORCH_PYTHON` → the project venv → `python3`.
- * An explicitly set variable that points nowhere is an error, not a reason to look further:
- * silently using another libtorch than the one asked for is worse than stopping.
- * @param {{ env?: NodeJS.ProcessEnv, packageRoot?: string }} [options]
+ * Finds libtorch, trying SEARCH_RULES in order: `LIBTORCH`; `KDTORCH_PYTHON`; the activated virtualenv
+ * (`VIRTUAL_ENV`) or conda env (`CONDA_PREFIX`); the app's own `.venv` (beside the nearest package.json
+ * above the working directory); kdtorch's own venv (a checkout's `npm run setup`); `python3` on the PATH.
+ * An explicitly set LIBTORCH or KDTORCH_PYTHON that points nowhere is an error, not a reason to look
+ * further: silently using another libtorch than the one asked for is worse than stopping.
+ * @param {{ env?: NodeJS.ProcessEnv, packageRoot?: string, cwd?: string }} [options]
  * @returns {Libtorch}
  */
-export function findLibtorch({ env = process.env, packageRoot = findPackageRoot() } = {}) {
+export function findLibtorch({ env = process.env, packageRoot = findPackageRoot(), cwd = process.cwd() } = {}) {
   /** @type {SearchAttempt[]} */
   const attempts = [];
+  const python = (source, interpreter, explicit = false) => ({
+    source,
+    tried: interpreter,
+    explicit,
+    root: () => torchFromPython(interpreter),
+  });
   const rules = [];
   if (env.LIBTORCH) rules.push({ source: 'LIBTORCH', tried: env.LIBTORCH, explicit: true, root: () => env.LIBTORCH });
-  if (env.KDTORCH_PYTHON) {
-    rules.push({
-      source: 'KDTORCH_PYTHON',
-      tried: env.KDTORCH_PYTHON,
-      explicit: true,
-      root: () => torchFromPython(env.KDTORCH_PYTHON),
-    });
-  }
-  const venvPython = path.join(packageRoot, '.venv', 'bin', 'python');
-  rules.push({ source: 'project venv', tried: venvPython, root: () => torchFromPython(venvPython) });
-  rules.push({ source: 'python3', tried: 'python3 on PATH', root: () => torchFromPython('python3') });
+  if (env.KDTORCH_PYTHON) rules.push(python('KDTORCH_PYTHON', env.KDTORCH_PYTHON, true));
+  if (env.VIRTUAL_ENV) rules.push(python('VIRTUAL_ENV', path.join(env.VIRTUAL_ENV, 'bin', 'python')));
+  if (env.CONDA_PREFIX) rules.push(python('CONDA_PREFIX', path.join(env.CONDA_PREFIX, 'bin', 'python')));
+  const packageVenv = venvPython(packageRoot);
+  const app = findAppRoot(cwd);
+  // In a kdtorch checkout the app is kdtorch itself: one venv, named for the package.
+  if (app && venvPython(app) !== packageVenv) rules.push(python('app venv', venvPython(app)));
+  rules.push(python('project venv', packageVenv));
+  rules.push({ ...python('python3', 'python3'), tried: 'python3 on PATH' });
 
   for (const rule of rules) {
     try {
@@ -84,7 +104,74 @@ export function findLibtorch({ env = process.env, packageRoot = findPackageRoot(
       if (rule.explicit) break;
     }
   }
-  throw new LibtorchNotFoundError(attempts);
+  throw new LibtorchNotFoundError(attempts, { packageRoot, cwd });
+}
+
+function venvPython(dir) {
+  return path.join(dir, '.venv', 'bin', 'python');
+}
+
+/** The folder of the nearest package.json at or above `cwd` that is not inside node_modules: the user's app. */
+export function findAppRoot(cwd) {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    if (!dir.split(path.sep).includes('node_modules') && fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/** Whether kdtorch runs from an app's node_modules (npm install kdtorch) rather than from a checkout of its own. */
+function installedInApp(packageRoot) {
+  return packageRoot.split(path.sep).includes('node_modules');
+}
+
+/**
+ * The pip wheel of each CUDA library `import torch` loads (WHEEL_CUDA_LIBRARIES), for torch 2.11.0's CUDA 13
+ * build: what to reinstall when the dynamic loader cannot find one.
+ */
+export function wheelOfLibrary(fileName) {
+  return WHEEL_CUDA_LIBRARIES.find(([, prefix]) => fileName.startsWith(prefix))?.[2];
+}
+
+/**
+ * "Possible solutions", in sharp's style: `Found …` lines, then every way out, the one that fits the cause first.
+ * One builder for every libtorch failure (not found, version or ABI mismatch, a library that will not load).
+ * @param {{ found?: string[], first?: 'install torch' | 'rebuild' | { wheel: string, library: string },
+ *           packageRoot: string, cwd: string }} options
+ */
+export function possibleSolutions({ found = [], first = 'install torch', packageRoot, cwd }) {
+  const app = findAppRoot(cwd) ?? cwd;
+  const install = installedInApp(packageRoot)
+    ? [
+        `- Requires libtorch ${REQUIRED_TORCH_VERSION}. Install PyTorch into your app's virtualenv (kdtorch finds ${path.join(app, '.venv')}):`,
+        `    cd ${app} && python3 -m venv .venv && .venv/bin/pip install torch==${REQUIRED_TORCH_VERSION}`,
+        '  or into the virtualenv or conda env you activate (VIRTUAL_ENV, CONDA_PREFIX are searched):',
+        `    pip install torch==${REQUIRED_TORCH_VERSION}`,
+      ]
+    : [
+        `- Requires libtorch ${REQUIRED_TORCH_VERSION}. In this kdtorch checkout, set up its venv:`,
+        `    npm run setup    (pip install torch==${REQUIRED_TORCH_VERSION} into ${path.join(packageRoot, '.venv')})`,
+      ];
+  const elsewhere = [
+    `- Use another Python that has torch==${REQUIRED_TORCH_VERSION}:`,
+    '    export KDTORCH_PYTHON=/path/to/python',
+    `  or an unzipped LibTorch ${REQUIRED_TORCH_VERSION} distribution:`,
+    '    export LIBTORCH=/path/to/libtorch',
+  ];
+  const rebuild = [
+    '- Build kdtorch against the libtorch you have (needs a C++ compiler, docs/install.md):',
+    '    npm rebuild kdtorch --build-from-source',
+  ];
+  const wheel =
+    typeof first === 'object'
+      ? [
+          `- Requires ${first.library}, from the pip wheel ${first.wheel} that torch==${REQUIRED_TORCH_VERSION} installs beside itself; reinstall it into the Python whose torch is used:`,
+          `    python -m pip install --force-reinstall ${first.wheel}`,
+          '  (a LibTorch zip carries it in its own lib/: use a complete one)',
+        ]
+      : [];
+  const ordered =
+    first === 'rebuild' ? [...rebuild, ...install, ...elsewhere] : [...wheel, ...install, ...elsewhere, ...rebuild];
+  return ['Possible solutions:', ...found.map((line) => `- Found ${line}`), ...ordered].join('\n');
 }
 
 /** Asks a Python interpreter where its torch package is, without importing torch (which takes seconds). */
@@ -153,26 +240,27 @@ export function describeLibtorch(root, source) {
  * the version. Some are opened by name by libraries that do not know the wheels' layout: cuDNN opens
  * libnvrtc for its runtime-compiled kernels, and libnvrtc opens libnvrtc-builtins (pytorch/pytorch#145580);
  * libtorch opens libcusolver for linear algebra. Loading what `import torch` loads makes libtorch find
- * what it finds in Python (test/libtorch.test.ts compares the two processes' mapped libraries).
+ * what it finds in Python (test/libtorch.test.ts compares the two processes' mapped libraries). The third
+ * column is the pip wheel (torch 2.11.0's CUDA 13 dependencies) that holds the library.
  */
 const WHEEL_CUDA_LIBRARIES = [
-  ['cublas', 'libcublasLt.so.'],
-  ['cublas', 'libcublas.so.'],
-  ['cudnn', 'libcudnn.so.'],
-  ['cuda_nvrtc', 'libnvrtc.so.'],
-  ['cuda_nvrtc', 'libnvrtc-builtins.so.'],
-  ['cuda_runtime', 'libcudart.so.'],
-  ['cuda_cupti', 'libcupti.so.'],
-  ['cufft', 'libcufft.so.'],
-  ['curand', 'libcurand.so.'],
-  ['nvjitlink', 'libnvJitLink.so.'],
-  ['cusparse', 'libcusparse.so.'],
-  ['cusparselt', 'libcusparseLt.so.'],
-  ['cusolver', 'libcusolver.so.'],
-  ['nccl', 'libnccl.so.'],
-  ['nvshmem', 'libnvshmem_host.so.'],
-  ['cufile', 'libcufile.so.'],
-  ['nvtx', 'libnvToolsExt.so.'],
+  ['cublas', 'libcublasLt.so.', 'nvidia-cublas'],
+  ['cublas', 'libcublas.so.', 'nvidia-cublas'],
+  ['cudnn', 'libcudnn.so.', 'nvidia-cudnn-cu13'],
+  ['cuda_nvrtc', 'libnvrtc.so.', 'nvidia-cuda-nvrtc'],
+  ['cuda_nvrtc', 'libnvrtc-builtins.so.', 'nvidia-cuda-nvrtc'],
+  ['cuda_runtime', 'libcudart.so.', 'nvidia-cuda-runtime'],
+  ['cuda_cupti', 'libcupti.so.', 'nvidia-cuda-cupti'],
+  ['cufft', 'libcufft.so.', 'nvidia-cufft'],
+  ['curand', 'libcurand.so.', 'nvidia-curand'],
+  ['nvjitlink', 'libnvJitLink.so.', 'nvidia-nvjitlink'],
+  ['cusparse', 'libcusparse.so.', 'nvidia-cusparse'],
+  ['cusparselt', 'libcusparseLt.so.', 'nvidia-cusparselt-cu13'],
+  ['cusolver', 'libcusolver.so.', 'nvidia-cusolver'],
+  ['nccl', 'libnccl.so.', 'nvidia-nccl-cu13'],
+  ['nvshmem', 'libnvshmem_host.so.', 'nvidia-nvshmem-cu13'],
+  ['cufile', 'libcufile.so.', 'nvidia-cufile'],
+  ['nvtx', 'libnvToolsExt.so.', 'nvidia-nvtx'],
 ];
 
 /**
@@ -276,7 +364,7 @@ export function buildFlags(libtorch, packageRoot = findPackageRoot()) {
       'NODE_ADDON_API_DISABLE_DEPRECATED',
     ],
     cflags: ['-std=c++17', '-fexceptions', '-frtti', '-fvisibility=hidden'],
-    // No rpath: lib/loader.ts loads libtorch by absolute path first, so the addon binds to the
+    // No rpath: lib/native/load-addon.ts loads libtorch by absolute path first, so the addon binds to the
     // libtorch that was found and checked, never to whichever one it was built against.
     // libjpeg-turbo is linked statically with its symbols kept private, so a prebuilt binary needs
     // no system libjpeg and cannot clash with the one inside sharp's libvips.
@@ -317,16 +405,13 @@ function listSources(packageRoot, part = 'addon') {
     .map((file) => path.join('native', file));
 }
 
-export function formatNotFound(attempts) {
-  const lines = ['Cannot find a libtorch install. Searched, in order:'];
-  for (const a of attempts) lines.push(`  - ${a.source} (${a.tried}): ${a.error}`);
-  lines.push(
-    'You can either:',
-    `  - install PyTorch into the project venv: npm run setup   (pip install torch==${REQUIRED_TORCH_VERSION})`,
-    `  - point KDTORCH_PYTHON at a Python that has torch==${REQUIRED_TORCH_VERSION}: export KDTORCH_PYTHON=/path/to/python`,
-    `  - point LIBTORCH at an unzipped LibTorch ${REQUIRED_TORCH_VERSION} distribution: export LIBTORCH=/path/to/libtorch`,
-  );
-  return lines.join('\n');
+/** Everything searched, and every way out. */
+export function formatNotFound(attempts, where) {
+  return [
+    'Cannot find a libtorch install. Searched, in order:',
+    ...attempts.map((a) => `  - ${a.source} (${a.tried}): ${a.error}`),
+    possibleSolutions({ ...where, first: 'install torch' }),
+  ].join('\n');
 }
 
 function firstLine(error) {

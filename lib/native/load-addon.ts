@@ -12,7 +12,9 @@ import {
   findPackageRoot,
   type Libtorch,
   LibtorchNotFoundError,
+  possibleSolutions,
   REQUIRED_TORCH_VERSION,
+  wheelOfLibrary,
 } from './libtorch.mjs';
 
 /** What native/core/runtime.cc stamps into the binary: the libtorch it was compiled against. */
@@ -55,28 +57,31 @@ function describe(libtorch: Libtorch): string {
   return `libtorch ${libtorch.version} (${libtorch.cuda ? `CUDA ${libtorch.cuda}` : 'CPU-only'}, cxx11abi ${libtorch.cxx11abi}) at ${libtorch.root}, found via ${libtorch.source}`;
 }
 
+/** What went wrong and what the user can do, chosen by cause (libtorch.mjs possibleSolutions). */
 interface Failure {
   headline: string;
   errors: string[];
-  found: string[];
+  libtorch: Libtorch;
+  first: Parameters<typeof possibleSolutions>[0]['first'];
 }
 
-/** sharp's layout: headline, the real errors, then "Possible solutions" as Found/Requires pairs with commands. */
-export function formatLoadFailure({ headline, errors, found }: Failure): string {
+/** sharp's layout: headline, the real errors, then "Possible solutions" with the one that fits the cause first. */
+export function formatLoadFailure({ headline, errors, libtorch, first }: Failure, root = findPackageRoot()): string {
   return [
     headline,
     ...errors.map((error) => `- ${error}`),
-    'Possible solutions:',
-    ...found.map((line) => `- Found ${line}`),
-    `- Requires libtorch ${REQUIRED_TORCH_VERSION}. Install it into the Python kdtorch uses:`,
-    `    pip install torch==${REQUIRED_TORCH_VERSION}    (or, in a kdtorch checkout: npm run setup)`,
-    '  or use another Python that has it:',
-    '    export KDTORCH_PYTHON=/path/to/python',
-    `  or point LIBTORCH at an unzipped LibTorch ${REQUIRED_TORCH_VERSION} distribution:`,
-    '    export LIBTORCH=/path/to/libtorch',
-    '- Or build kdtorch against the libtorch you have (needs a C++ compiler):',
-    '    npm rebuild kdtorch --build-from-source',
+    possibleSolutions({ found: [describe(libtorch)], first, packageRoot: root, cwd: process.cwd() }),
   ].join('\n');
+}
+
+/** A library the dynamic loader could not find, named in its errors, and the pip wheel that holds it. */
+export function missingWheelLibrary(errors: string[]): { library: string; wheel: string } | undefined {
+  for (const error of errors) {
+    const library = error.match(/([\w.+-]+\.so[.\d]*): cannot open shared object file/)?.[1];
+    const wheel = library ? wheelOfLibrary(library) : undefined;
+    if (library && wheel) return { library, wheel };
+  }
+  return undefined;
 }
 
 /** Loads libtorch, then the addon. Throws a KdtorchError whose message says what to do. */
@@ -98,11 +103,15 @@ export function loadAddon(env: NodeJS.ProcessEnv = process.env): LoadedAddon {
   } catch (error) {
     throw new KdtorchError(
       'E_BINARY_NOT_FOUND',
-      formatLoadFailure({
-        headline: `Could not find a kdtorch binary for ${os.platform()}-${os.arch()} (Node-API).`,
-        errors: [String((error as Error).message).split('\n')[0] ?? ''],
-        found: [describe(libtorch)],
-      }),
+      formatLoadFailure(
+        {
+          headline: `Could not find a kdtorch binary for ${os.platform()}-${os.arch()} (Node-API).`,
+          errors: [String((error as Error).message).split('\n')[0] ?? ''],
+          libtorch,
+          first: 'rebuild',
+        },
+        root,
+      ),
       { cause: error },
     );
   }
@@ -111,13 +120,19 @@ export function loadAddon(env: NodeJS.ProcessEnv = process.env): LoadedAddon {
   if (stamp.torch !== libtorch.version || stamp.cxx11abi !== libtorch.cxx11abi) {
     throw new KdtorchError(
       'E_LIBTORCH_MISMATCH',
-      formatLoadFailure({
-        headline: `The kdtorch binary was built for libtorch ${stamp.torch} (cxx11abi ${stamp.cxx11abi}) but found libtorch ${libtorch.version} (cxx11abi ${libtorch.cxx11abi}).`,
-        errors: [
-          `E_LIBTORCH_MISMATCH: ${binary} requires libtorch ${stamp.torch}; C++ libraries of other versions are not compatible`,
-        ],
-        found: [describe(libtorch)],
-      }),
+      formatLoadFailure(
+        {
+          headline: `The kdtorch binary was built for libtorch ${stamp.torch} (cxx11abi ${stamp.cxx11abi}) but found libtorch ${libtorch.version} (cxx11abi ${libtorch.cxx11abi}).`,
+          errors: [
+            `E_LIBTORCH_MISMATCH: ${binary} requires libtorch ${stamp.torch}; C++ libraries of other versions are not compatible`,
+          ],
+          libtorch,
+          // A binary made for the pinned version wants that torch; one built against another (an old source
+          // build) is what needs redoing.
+          first: stamp.torch === REQUIRED_TORCH_VERSION ? 'install torch' : 'rebuild',
+        },
+        root,
+      ),
       { file: binary },
     );
   }
@@ -140,11 +155,15 @@ export function loadAddon(env: NodeJS.ProcessEnv = process.env): LoadedAddon {
     errors.push(`${binary}: ${(error as Error).message}`);
     throw new KdtorchError(
       'E_BINARY_LOAD',
-      formatLoadFailure({
-        headline: `Could not load the kdtorch binary (built for libtorch ${stamp.torch}) with ${describe(libtorch)}.`,
-        errors,
-        found: [describe(libtorch)],
-      }),
+      formatLoadFailure(
+        {
+          headline: `Could not load the kdtorch binary (built for libtorch ${stamp.torch}) with ${describe(libtorch)}.`,
+          errors,
+          libtorch,
+          first: missingWheelLibrary(errors) ?? 'install torch',
+        },
+        root,
+      ),
       { file: binary, cause: error },
     );
   }

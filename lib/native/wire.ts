@@ -104,8 +104,8 @@ export interface NativeOptimizerSpec {
 
 /** The loss of every step (native/core/distill_loss.h): (1 - alpha) · CE + alpha · KD. Teacher and student-alone steps use the CE part. */
 export interface NativeLossSpec {
-  /** 'hinton': KL × T² averaged per sample; 'seed': the article's nn.KLDivLoss() ('mean', no T²). */
-  mode: 'hinton' | 'seed';
+  /** 'hinton': KL × T² averaged per sample; 'article': the article's nn.KLDivLoss() ('mean', no T²). */
+  mode: 'hinton' | 'article';
   /** Weight of the distillation term; CE gets 1 - alpha. */
   alpha: number;
   temperature: number;

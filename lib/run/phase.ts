@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PhaseConfig } from '../config/schema.js';
-import type { SkippedImage } from '../data/data-loader.js';
+import type { DataLoader, SkippedImage } from '../data/data-loader.js';
 import { type Dataset, trainLoader } from '../data/dataset.js';
 import { PixelStore } from '../data/pixel-store.js';
 import { KdtorchError } from '../errors.js';
@@ -29,7 +29,7 @@ export interface PhaseResult {
   /** Weights of the best epoch on validation, with their description: loadModel() takes it. */
   bestCheckpoint: string;
   stoppedEarly: boolean;
-  /** Where validation came from ('val', 'carved from train', or 'test' under the seed preset). */
+  /** Where validation came from ('val', 'carved from train', or 'test' under the article preset). */
   validation: string;
   /** Metrics of the best weights on the test split; null when the dataset has none. */
   test: TestReport | null;
@@ -84,7 +84,7 @@ const METRICS_INTERVAL_MS = 1000;
 
 export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
   const { phase, run, dataset, model } = setup;
-  const finished = setup.resume ? run.readJson<PhaseResult>(`${phase}/result.json`) : undefined;
+  const finished = setup.resume ? run.readResult<PhaseResult>(phase) : undefined;
   if (finished) return finished;
   const store = await PixelStore.forPhase(run.config.data.deviceCache, model, dataset.splits.train, dataset.cache);
   // Freed when the phase ends, not when V8 collects the object: it cannot see device memory, and the next
@@ -96,117 +96,157 @@ export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
   }
 }
 
-async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Promise<PhaseResult> {
-  const { phase, run, dataset, model, description, signal } = setup;
-  const emit = setup.onProgress ?? (() => {});
-  const config = run.config;
-  const phaseConfig: PhaseConfig = config[phase];
-  const loader = trainLoader(dataset, phaseConfig, config.seed, store);
-  const batches = loader.batchCount;
-  const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, batches);
-  const trainer = await Trainer.create(model, { ...setup.trainer, schedule });
+/** What one phase's epochs share: the loop's objects and its saved position. */
+interface Loop {
+  setup: PhaseSetup;
+  phaseConfig: PhaseConfig;
+  loader: DataLoader;
+  trainer: Trainer;
+  state: LoopState;
+  /** Saves model, optimizer and `state` to the phase's last.safetensors. */
+  save: () => Promise<void>;
+  emit: (event: ProgressEvent) => void;
+}
 
-  let state = freshState();
+async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Promise<PhaseResult> {
+  const { phase, run, dataset, model } = setup;
+  const phaseConfig: PhaseConfig = run.config[phase];
+  const loader = trainLoader(dataset, phaseConfig, run.config.seed, store);
+  const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, loader.batchCount);
+  const trainer = await Trainer.create(model, { ...setup.trainer, schedule });
   const checkpoint = run.checkpoint(phase);
   fs.mkdirSync(path.dirname(checkpoint), { recursive: true });
+  const loop: Loop = {
+    setup,
+    phaseConfig,
+    loader,
+    trainer,
+    state: freshState(),
+    save: () => trainer.saveCheckpoint(checkpoint, { epoch: loop.state.epoch, config: { loop: loop.state } }),
+    emit: setup.onProgress ?? (() => {}),
+  };
   if (setup.resume && fs.existsSync(checkpoint)) {
-    const info = await trainer.loadCheckpoint(checkpoint);
-    state = (info.config as { loop: LoopState }).loop;
+    loop.state = ((await trainer.loadCheckpoint(checkpoint)).config as { loop: LoopState }).loop;
   }
-  const save = () => trainer.saveCheckpoint(checkpoint, { epoch: state.epoch, config: { loop: state } });
+  const { state } = loop;
   const resumed = state.epoch > 0 || state.batch > 0;
-  emit({
+  loop.emit({
     type: 'phase',
     phase,
     state: 'start',
     runDir: run.dir,
     message: `${phase}: ${resumed ? `resuming at epoch ${state.epoch + 1}, batch ${state.batch + 1}; ` : ''}${dataset.splits.train.length} training images, ${dataset.val.length} validation (${validationSource(setup)}), ${phaseConfig.epochs} epochs on ${model.device}${store ? ' (training images held there)' : ''}; run folder ${run.dir}`,
   });
+  while (loop.state.epoch < phaseConfig.epochs && !loop.state.stoppedEarly) {
+    const trainSeconds = await trainEpoch(loop);
+    await endEpoch(loop, trainSeconds);
+  }
+  return finishPhase(loop);
+}
 
-  const take = async () => {
-    const m = await trainer.takeMetrics();
-    state.partial.lossSum += m.lossSum;
-    state.partial.correct += m.correct;
-    state.partial.count += m.count;
-  };
+/** Adds the trainer's loss and accuracy sums since the last read to the epoch's. */
+async function takeMetrics({ trainer, state }: Loop): Promise<void> {
+  const m = await trainer.takeMetrics();
+  state.partial.lossSum += m.lossSum;
+  state.partial.correct += m.correct;
+  state.partial.count += m.count;
+}
 
-  while (state.epoch < phaseConfig.epochs && !state.stoppedEarly) {
-    const started = performance.now();
-    let lastRead = started;
-    let images = state.partial.count;
-    const doneBefore = state.partial.trainSeconds;
-    for await (const batch of loader.epoch(state.epoch, state.batch)) {
-      await setup.step(trainer, batch);
-      loader.recycle(batch);
-      state.batch++;
-      images += batch.labels.length;
-      const now = performance.now();
-      // Reading the loss waits for the device, so it is refreshed at most once a second.
-      if (now - lastRead >= METRICS_INTERVAL_MS || state.batch === batches) {
-        lastRead = now;
-        await take();
-      }
-      const seconds = doneBefore + (now - started) / 1000;
-      emit({
-        type: 'batch',
-        phase,
-        epoch: state.epoch + 1,
-        epochs: phaseConfig.epochs,
-        batch: state.batch,
-        batches,
-        loss: state.partial.count > 0 ? state.partial.lossSum / state.partial.count : null,
-        imagesPerSecond: images / Math.max(seconds, 1e-9),
-        etaSeconds: (seconds / state.batch) * ((phaseConfig.epochs - state.epoch) * batches - state.batch),
-      });
-      if (signal?.aborted) {
-        await take();
-        state.partial.trainSeconds = doneBefore + (performance.now() - started) / 1000;
-        await save();
-        emit({
-          type: 'phase',
-          phase,
-          state: 'stopped',
-          runDir: run.dir,
-          message: `${phase}: stopped after batch ${state.batch} of epoch ${state.epoch + 1}; checkpoint saved. Resume with --resume ${run.dir}`,
-        });
-        throw new KdtorchError('E_ABORTED', `${phase} stopped; resume with --resume ${run.dir}`, { file: run.dir });
-      }
+/**
+ * The rest of the current epoch's batches, with progress; on abort, a checkpoint after the last
+ * finished batch and E_ABORTED. Returns the epoch's training seconds.
+ */
+async function trainEpoch(loop: Loop): Promise<number> {
+  const { setup, phaseConfig, loader, trainer, state, emit } = loop;
+  const { phase, run, signal } = setup;
+  const batches = loader.batchCount;
+  const started = performance.now();
+  const doneBefore = state.partial.trainSeconds;
+  let lastRead = started;
+  let images = state.partial.count;
+  for await (const batch of loader.epoch(state.epoch, state.batch)) {
+    await setup.step(trainer, batch);
+    loader.recycle(batch);
+    state.batch++;
+    images += batch.labels.length;
+    const now = performance.now();
+    // Reading the loss waits for the device, so it is refreshed at most once a second.
+    if (now - lastRead >= METRICS_INTERVAL_MS || state.batch === batches) {
+      lastRead = now;
+      await takeMetrics(loop);
     }
-    await take();
-    const trainSeconds = doneBefore + (performance.now() - started) / 1000;
-    const { score } = await scoreSplit(model, dataset, dataset.val, phaseConfig.batchSize);
-    const { partial } = state;
-    const record: EpochRecord = {
+    const seconds = doneBefore + (now - started) / 1000;
+    emit({
+      type: 'batch',
       phase,
       epoch: state.epoch + 1,
-      trainLoss: partial.lossSum / Math.max(1, partial.count),
-      trainAccuracy: partial.correct / Math.max(1, partial.count),
-      valLoss: score.loss,
-      valAccuracy: score.accuracy,
-      lr: trainer.learningRate,
-      seconds: doneBefore + (performance.now() - started) / 1000,
-      imagesPerSecond: partial.count / Math.max(trainSeconds, 1e-9),
-    };
-    const isBest =
-      state.best === null ||
-      record.valAccuracy > state.best.valAccuracy ||
-      (record.valAccuracy === state.best.valAccuracy && record.valLoss < state.best.valLoss);
-    const gained = state.best === null || record.valAccuracy > state.best.valAccuracy + minDelta(phaseConfig);
-    if (isBest) {
-      state.best = { epoch: record.epoch, valAccuracy: record.valAccuracy, valLoss: record.valLoss };
-      await model.saveWeights(run.best(phase), description);
+      epochs: phaseConfig.epochs,
+      batch: state.batch,
+      batches,
+      loss: state.partial.count > 0 ? state.partial.lossSum / state.partial.count : null,
+      imagesPerSecond: images / Math.max(seconds, 1e-9),
+      etaSeconds: (seconds / state.batch) * ((phaseConfig.epochs - state.epoch) * batches - state.batch),
+    });
+    if (signal?.aborted) {
+      await takeMetrics(loop);
+      state.partial.trainSeconds = doneBefore + (performance.now() - started) / 1000;
+      await loop.save();
+      emit({
+        type: 'phase',
+        phase,
+        state: 'stopped',
+        runDir: run.dir,
+        message: `${phase}: stopped after batch ${state.batch} of epoch ${state.epoch + 1}; checkpoint saved. Resume with --resume ${run.dir}`,
+      });
+      throw new KdtorchError('E_ABORTED', `${phase} stopped; resume with --resume ${run.dir}`, { file: run.dir });
     }
-    state.epochsWithoutGain = gained ? 0 : state.epochsWithoutGain + 1;
-    const { earlyStopping } = phaseConfig;
-    state.stoppedEarly = earlyStopping !== false && state.epochsWithoutGain >= earlyStopping.patience;
-    state.history.push(record);
-    run.appendMetrics(record);
-    emit({ type: 'epoch', ...record, epochs: phaseConfig.epochs, best: isBest });
-    state = { ...state, epoch: state.epoch + 1, batch: 0, partial: freshState().partial };
-    await save();
   }
+  await takeMetrics(loop);
+  return doneBefore + (performance.now() - started) / 1000;
+}
 
-  // Test metrics and latency of the best weights, not the last.
+/** What an epoch's end records: validation, the best weights so far, early stopping, the checkpoint. */
+async function endEpoch(loop: Loop, trainSeconds: number): Promise<void> {
+  const { setup, phaseConfig, trainer, state } = loop;
+  const { phase, run, dataset, model, description } = setup;
+  const validated = performance.now();
+  const { score } = await scoreSplit(model, dataset, dataset.val, phaseConfig.batchSize);
+  const { partial } = state;
+  const record: EpochRecord = {
+    phase,
+    epoch: state.epoch + 1,
+    trainLoss: partial.lossSum / Math.max(1, partial.count),
+    trainAccuracy: partial.correct / Math.max(1, partial.count),
+    valLoss: score.loss,
+    valAccuracy: score.accuracy,
+    lr: trainer.learningRate,
+    seconds: trainSeconds + (performance.now() - validated) / 1000,
+    imagesPerSecond: partial.count / Math.max(trainSeconds, 1e-9),
+  };
+  const { best } = state;
+  const isBest =
+    best === null ||
+    record.valAccuracy > best.valAccuracy ||
+    (record.valAccuracy === best.valAccuracy && record.valLoss < best.valLoss);
+  const gained = best === null || record.valAccuracy > best.valAccuracy + minDelta(phaseConfig);
+  if (isBest) {
+    state.best = { epoch: record.epoch, valAccuracy: record.valAccuracy, valLoss: record.valLoss };
+    await model.saveWeights(run.best(phase), description);
+  }
+  state.epochsWithoutGain = gained ? 0 : state.epochsWithoutGain + 1;
+  const { earlyStopping } = phaseConfig;
+  state.stoppedEarly = earlyStopping !== false && state.epochsWithoutGain >= earlyStopping.patience;
+  state.history.push(record);
+  run.appendMetrics(record);
+  loop.emit({ type: 'epoch', ...record, epochs: phaseConfig.epochs, best: isBest });
+  loop.state = { ...state, epoch: state.epoch + 1, batch: 0, partial: freshState().partial };
+  await loop.save();
+}
+
+/** The phase's result: test metrics and latency of the best weights, not the last; saved as result.json. */
+async function finishPhase({ setup, phaseConfig, loader, state, emit }: Loop): Promise<PhaseResult> {
+  const { phase, run, dataset, model, description } = setup;
+  const { config } = run;
   await model.loadWeights(run.best(phase));
   const result: PhaseResult = {
     phase,
@@ -228,7 +268,7 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
     skippedImages: loader.skipped,
     ...(setup.teacherOutputs === undefined ? {} : { teacherOutputs: setup.teacherOutputs }),
   };
-  run.writeJson(`${phase}/result.json`, result);
+  run.writeResult(phase, result);
   emit({ type: 'phase', phase, state: 'done', runDir: run.dir, message: summary(result) });
   return result;
 }

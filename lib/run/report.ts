@@ -3,9 +3,10 @@
 // matrices as inline SVG) and report.png (the charts).
 import path from 'node:path';
 import sharp from 'sharp';
+import { writeFileAtomicSync } from '../atomic-write.js';
 import { type Chart, chartGrid, confusionChart, escapeXml, lineChart } from './charts.js';
 import type { PhaseResult } from './phase.js';
-import { PHASES, type Phase, type RunFolder, writeFileAtomic } from './run-folder.js';
+import { PHASES, type Phase, type RunFolder } from './run-folder.js';
 
 const TITLES: Record<Phase, string> = {
   teacher: 'Teacher (ResNet-18)',
@@ -56,15 +57,48 @@ export function reportRows(results: PhaseResult[]): ReportRow[] {
 const pct = (v: number | null) => (v === null || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(2)}%`);
 const num = (v: number | null, digits: number) => (v === null || Number.isNaN(v) ? '–' : v.toFixed(digits));
 
+/** The comparison table's columns: the Markdown and the HTML tables are both drawn from these. */
+const COLUMNS: { header: string; cell: (r: ReportRow) => string }[] = [
+  { header: 'model', cell: (r) => r.model },
+  { header: 'parameters', cell: (r) => r.parameters.toLocaleString('en-US') },
+  { header: 'weights MB', cell: (r) => num(r.weightsMB, 2) },
+  { header: 'test accuracy', cell: (r) => pct(r.accuracy) },
+  { header: 'sensitivity', cell: (r) => pct(r.sensitivity) },
+  { header: 'specificity', cell: (r) => pct(r.specificity) },
+  { header: 'F1', cell: (r) => num(r.f1, 3) },
+  { header: 'ROC AUC', cell: (r) => num(r.rocAuc, 3) },
+  { header: 'ms/image (batch 1)', cell: (r) => num(r.msPerImage, 3) },
+  { header: 'speed-up vs teacher', cell: (r) => (r.speedup === null ? '–' : `${r.speedup.toFixed(1)}×`) },
+  { header: 'fewer parameters', cell: (r) => pct(r.sizeReduction) },
+];
+
 /** The table as Markdown (also printed by the CLI). */
 export function markdownTable(rows: ReportRow[]): string {
-  const header =
-    '| model | parameters | weights MB | test accuracy | sensitivity | specificity | F1 | ROC AUC | ms/image (batch 1) | speed-up vs teacher | fewer parameters |';
-  const lines = rows.map(
-    (r) =>
-      `| ${r.model} | ${r.parameters.toLocaleString('en-US')} | ${num(r.weightsMB, 2)} | ${pct(r.accuracy)} | ${pct(r.sensitivity)} | ${pct(r.specificity)} | ${num(r.f1, 3)} | ${num(r.rocAuc, 3)} | ${num(r.msPerImage, 3)} | ${r.speedup === null ? '–' : `${r.speedup.toFixed(1)}×`} | ${pct(r.sizeReduction)} |`,
-  );
-  return [header, `|${'---|'.repeat(11)}`, ...lines].join('\n');
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [
+    line(COLUMNS.map((c) => c.header)),
+    `|${'---|'.repeat(COLUMNS.length)}`,
+    ...rows.map((r) => line(COLUMNS.map((c) => c.cell(r)))),
+  ].join('\n');
+}
+
+function htmlTable(rows: ReportRow[]): string {
+  const line = (tag: 'th' | 'td', cells: string[]) =>
+    `<tr>${cells.map((cell) => `<${tag}>${escapeXml(cell)}</${tag}>`).join('')}</tr>`;
+  return [
+    '<table>',
+    line(
+      'th',
+      COLUMNS.map((c) => c.header),
+    ),
+    ...rows.map((r) =>
+      line(
+        'td',
+        COLUMNS.map((c) => c.cell(r)),
+      ),
+    ),
+    '</table>',
+  ].join('\n');
 }
 
 function charts(results: PhaseResult[]): Chart[] {
@@ -97,7 +131,7 @@ function comparison(results: PhaseResult[]): string {
 
 /** The results of the phases of `run` that have finished, in phase order. */
 export function finishedPhases(run: RunFolder): PhaseResult[] {
-  return PHASES.flatMap((phase) => run.readJson<PhaseResult>(`${phase}/result.json`) ?? []);
+  return PHASES.flatMap((phase) => run.readResult<PhaseResult>(phase) ?? []);
 }
 
 /** Writes report.md, report.html and report.png for the phases of `run` that have finished. */
@@ -105,57 +139,41 @@ export async function writeReports(run: RunFolder): Promise<{ markdown: string; 
   const results = finishedPhases(run);
   const rows = reportRows(results);
   const { config } = run;
-  const setting = `preset \`${config.preset}\`, ${config.data.imageSize}×${config.data.imageSize}, data ${config.data.root}, device ${results[0]?.device ?? config.device}`;
-  const table = markdownTable(rows);
+  const title = `kdtorch run ${path.basename(run.dir)}`;
+  const setting = `preset ${config.preset}, ${config.data.imageSize}×${config.data.imageSize}, data ${config.data.root}, device ${results[0]?.device ?? config.device}`;
   const note = comparison(results);
-  const markdown = path.join(run.dir, 'report.md');
-  writeFileAtomic(
-    markdown,
-    `# kdtorch run ${path.basename(run.dir)}\n\n${setting}\n\n${table}\n\n${note}\n\nCurves and confusion matrices: report.html, report.png. Config: config.json; per-epoch metrics: metrics.jsonl.\n`,
-  );
   const drawn = charts(results);
-  const html = path.join(run.dir, 'report.html');
-  const tableHtml = [
-    `<table><tr>${table
-      .split('\n')[0]
-      ?.split('|')
-      .slice(1, -1)
-      .map((h) => `<th>${escapeXml(h.trim())}</th>`)
-      .join('')}</tr>`,
-    ...table
-      .split('\n')
-      .slice(2)
-      .map(
-        (line) =>
-          `<tr>${line
-            .split('|')
-            .slice(1, -1)
-            .map((c) => `<td>${escapeXml(c.trim())}</td>`)
-            .join('')}</tr>`,
-      ),
-    '</table>',
-  ].join('\n');
-  writeFileAtomic(
-    html,
+  const files = {
+    markdown: path.join(run.dir, 'report.md'),
+    html: path.join(run.dir, 'report.html'),
+    png: path.join(run.dir, 'report.png'),
+  };
+  writeFileAtomicSync(
+    files.markdown,
+    `# ${title}\n\n${setting}\n\n${markdownTable(rows)}\n\n${note}\n\nCurves and confusion matrices: report.html, report.png. Config: config.json; per-epoch metrics: metrics.jsonl.\n`,
+  );
+  writeFileAtomicSync(
+    files.html,
     `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>kdtorch run ${escapeXml(path.basename(run.dir))}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title>
 <style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}
 .charts{display:flex;flex-wrap:wrap;gap:12px}</style></head>
-<body><h1>kdtorch run ${escapeXml(path.basename(run.dir))}</h1>
-<p>${escapeXml(setting.replace(/`/g, ''))}</p>
-${tableHtml}
+<body><h1>${escapeXml(title)}</h1>
+<p>${escapeXml(setting)}</p>
+${htmlTable(rows)}
 <p>${escapeXml(note)}</p>
 <div class="charts">${drawn.map((c) => c.svg).join('\n')}</div>
 </body></html>
 `,
   );
-  const png = path.join(run.dir, 'report.png');
   if (drawn.length > 0) {
-    const image = await sharp(Buffer.from(chartGrid(drawn, 3)))
-      .png()
-      .toBuffer();
-    writeFileAtomic(png, image);
+    writeFileAtomicSync(
+      files.png,
+      await sharp(Buffer.from(chartGrid(drawn, 3)))
+        .png()
+        .toBuffer(),
+    );
   }
-  return { markdown, html, png };
+  return files;
 }

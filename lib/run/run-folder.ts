@@ -1,21 +1,18 @@
-// A run on disk: config.json (the resolved config), metrics.jsonl (one line per epoch and phase),
-// one folder per phase with its checkpoints and result, and the reports. Files are written to a
-// temporary name and renamed, so a stopped run never leaves half a file.
+// A run on disk: config.json (the resolved config), splits.json (which images each split holds),
+// metrics.jsonl (one line per epoch and phase), one folder per phase with its checkpoints and result,
+// and the reports. Files are written to a temporary name and renamed, so a stopped run never leaves
+// half a file.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../atomic-write.js';
+import { withCurrentNames } from '../config/resolve.js';
 import type { Config } from '../config/schema.js';
+import type { SplitRecord } from '../data/splits.js';
 import { KdtorchError } from '../errors.js';
 
 export type Phase = 'teacher' | 'student' | 'distill';
 
 export const PHASES: readonly Phase[] = ['teacher', 'student', 'distill'];
-
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, data);
-  fs.renameSync(temp, file);
-}
 
 /** runs/<command>-<UTC time> under the working directory. */
 export function defaultRunDir(command: string, date = new Date()): string {
@@ -34,7 +31,7 @@ export class RunFolder {
     const resolved = { ...config, output: dir };
     const file = path.join(dir, 'config.json');
     if (fs.existsSync(file)) {
-      const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Config;
+      const saved = withCurrentNames(JSON.parse(fs.readFileSync(file, 'utf8')) as Config, file);
       // Phases of one experiment share a folder; a different experiment must not overwrite it.
       if (JSON.stringify(saved) !== JSON.stringify(resolved)) {
         throw new KdtorchError(
@@ -44,7 +41,7 @@ export class RunFolder {
         );
       }
     } else {
-      writeFileAtomic(file, `${JSON.stringify(resolved, null, 2)}\n`);
+      writeFileAtomicSync(file, `${JSON.stringify(resolved, null, 2)}\n`);
     }
     return new RunFolder(dir, resolved);
   }
@@ -61,7 +58,10 @@ export class RunFolder {
         },
       );
     }
-    return new RunFolder(path.resolve(dir), JSON.parse(fs.readFileSync(file, 'utf8')) as Config);
+    return new RunFolder(
+      path.resolve(dir),
+      withCurrentNames(JSON.parse(fs.readFileSync(file, 'utf8')) as Config, file),
+    );
   }
 
   /** Model, optimizer and loop position after the last finished batch: what --resume continues from. */
@@ -74,20 +74,50 @@ export class RunFolder {
     return path.join(this.dir, phase, 'best.safetensors');
   }
 
+  /** What a finished phase returned (PhaseResult); its presence marks the phase done. */
   resultFile(phase: Phase): string {
     return path.join(this.dir, phase, 'result.json');
+  }
+
+  /** The split every phase of the run trains, validates and tests on (SplitRecord). */
+  get splitsFile(): string {
+    return path.join(this.dir, 'splits.json');
   }
 
   appendMetrics(record: object): void {
     fs.appendFileSync(path.join(this.dir, 'metrics.jsonl'), `${JSON.stringify(record)}\n`);
   }
 
-  writeJson(relative: string, value: unknown): void {
-    writeFileAtomic(path.join(this.dir, relative), `${JSON.stringify(value, null, 2)}\n`);
+  readSplits(): SplitRecord | undefined {
+    return readJson<SplitRecord>(this.splitsFile);
   }
 
-  readJson<T>(relative: string): T | undefined {
-    const file = path.join(this.dir, relative);
-    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : undefined;
+  writeSplits(record: SplitRecord): void {
+    writeJson(this.splitsFile, record);
   }
+
+  readResult<T>(phase: Phase): T | undefined {
+    return readJson<T>(this.resultFile(phase));
+  }
+
+  writeResult(phase: Phase, result: unknown): void {
+    writeJson(this.resultFile(phase), result);
+  }
+}
+
+function writeJson(file: string, value: unknown): void {
+  writeFileAtomicSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function readJson<T>(file: string): T | undefined {
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : undefined;
+}
+
+/**
+ * The run folder a model file sits in (<run>/<phase>/best.safetensors), when it does: what evaluation
+ * reads the run's split from.
+ */
+export function runFolderOf(modelFile: string): RunFolder | undefined {
+  const dir = path.dirname(path.dirname(path.resolve(modelFile)));
+  return fs.existsSync(path.join(dir, 'config.json')) ? RunFolder.open(dir) : undefined;
 }

@@ -7,12 +7,12 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../atomic-write.js';
 import { type Dataset, evalLoader } from '../data/dataset.js';
 import { DECODE_SETTINGS } from '../data/decode.js';
 import type { Sample } from '../data/image-folder.js';
 import type { PixelBatch } from '../native/batch.js';
 import type { Model } from '../native/model.js';
-import { writeFileAtomic } from './run-folder.js';
 
 export interface TeacherOutputsInfo {
   /** 'computed' this run, or read from `file`. */
@@ -96,7 +96,7 @@ export class TeacherOutputs {
       }
       loader.recycle(batch);
     }
-    if (file) writeFileAtomic(file, new Uint8Array(logits.buffer));
+    if (file) writeFileAtomicSync(file, new Uint8Array(logits.buffer));
     return new TeacherOutputs(logits, views, classes, info('computed'));
   }
 }

@@ -29,10 +29,10 @@ double requiredNumber(Napi::Env env, const Napi::Object& o, const char* key) {
 DistillLossOptions readLossSpec(Napi::Env env, const Napi::Object& l) {
   DistillLossOptions loss;
   const std::string mode = stringOr(l, "mode", "");
-  if (mode != "hinton" && mode != "seed") {
-    throw makeError(env, "E_INVALID_ARGUMENT", "loss.mode must be 'hinton' or 'seed', got '" + mode + "'");
+  if (mode != "hinton" && mode != "article") {
+    throw makeError(env, "E_INVALID_ARGUMENT", "loss.mode must be 'hinton' or 'article', got '" + mode + "'");
   }
-  loss.mode = mode == "seed" ? KdMode::Seed : KdMode::Hinton;
+  loss.mode = mode == "article" ? KdMode::Article : KdMode::Hinton;
   loss.alpha = requiredNumber(env, l, "alpha");
   loss.temperature = requiredNumber(env, l, "temperature");
   loss.labelSmoothing = numberOr(l, "labelSmoothing", loss.labelSmoothing);

@@ -24,7 +24,7 @@ void checkOptions(const DistillLossOptions& o, int64_t classes) {
 struct FusedDistillLoss : torch::autograd::Function<FusedDistillLoss> {
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& s, const torch::Tensor& t,
                                const torch::Tensor& y, const torch::Tensor& classWeights, double alpha, double T,
-                               bool seedMode, double smoothing) {
+                               bool articleMode, double smoothing) {
     const double n = static_cast<double>(s.size(0));
     const int64_t classes = s.size(1);
 
@@ -50,7 +50,7 @@ struct FusedDistillLoss : torch::autograd::Function<FusedDistillLoss> {
     const auto pt = torch::softmax(t.to(s.scalar_type()) / T, 1);
     const auto klSum = (torch::xlogy(pt, pt) - pt * logps).sum();
     const auto gradKlSum = (logps.exp() - pt) / T;
-    const double scale = seedMode ? 1.0 / (n * classes) : T * T / n;
+    const double scale = articleMode ? 1.0 / (n * classes) : T * T / n;
     const auto kd = klSum * scale;
 
     const auto total = (1 - alpha) * ce + alpha * kd;
@@ -86,7 +86,7 @@ DistillLossParts distillLoss(const torch::Tensor& studentLogits, const torch::Te
   const auto weights = options.classWeights.defined() ? options.classWeights
                                                       : torch::ones({studentLogits.size(1)}, studentLogits.options());
   auto out = FusedDistillLoss::apply(studentLogits, teacherLogits.detach(), labels, weights, options.alpha,
-                                     options.temperature, options.mode == KdMode::Seed, options.labelSmoothing);
+                                     options.temperature, options.mode == KdMode::Article, options.labelSmoothing);
   return {out[0], out[1], out[2]};
 }
 

@@ -2,8 +2,8 @@
 // its analytic gradient with respect to the student's logits; backward only scales that gradient.
 //   loss = (1 - alpha) * CE(s, y) + alpha * KD(s, t)
 //   hinton: KD = T^2 * KL(softmax(t/T) || softmax(s/T)) averaged over the batch ("batchmean")
-//   seed:   KD = nn.KLDivLoss()(log_softmax(s/T), softmax(t/T)), i.e. reduction 'mean' over N*C
-//           elements and no T^2: the article's code, kept exactly for its `seed` preset.
+//   article: KD = nn.KLDivLoss()(log_softmax(s/T), softmax(t/T)), i.e. reduction 'mean' over N*C
+//            elements and no T^2: the article's code, kept exactly for its `article` preset.
 // CE follows torch.nn.functional.cross_entropy, with optional class weights and label smoothing.
 #pragma once
 #include <torch/torch.h>
@@ -12,7 +12,7 @@
 
 namespace kdtorch {
 
-enum class KdMode { Hinton, Seed };
+enum class KdMode { Hinton, Article };
 
 struct DistillLossOptions {
   KdMode mode = KdMode::Hinton;

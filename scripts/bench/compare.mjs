@@ -1,4 +1,4 @@
-// `npm run bench -- compare [--preset seed,recommended] [--size 64] [--epochs 5] [--batch 32] [--seed 0]
+// `npm run bench -- compare [--preset article,recommended] [--size 64] [--epochs 5] [--batch 32] [--seed 0]
 //   [--data DIR] [--device cpu|cuda] [--side both|kdtorch|pytorch] [--out FILE] [--combine A.json,B.json] [--tuned]
 //   [--set field=value]…`:
 // the article's whole experiment (teacher, student alone, distilled student) in kdtorch and in the
@@ -181,7 +181,7 @@ export async function benchCompare(args) {
   const { values } = parseArgs({
     args,
     options: {
-      preset: { type: 'string', default: 'seed,recommended' },
+      preset: { type: 'string', default: 'article,recommended' },
       size: { type: 'string', default: '64' },
       epochs: { type: 'string', default: '5' },
       batch: { type: 'string', default: '32' },

@@ -2,7 +2,7 @@
 // distillation phase end to end on the real train split, three ways in one run: kdtorch with the
 // teacher-output cache, kdtorch running the teacher every step, and the article's PyTorch code
 // (scripts/bench/reference/article.py). All three distil the same teacher (trained first by
-// kdtorch, not timed) with the `seed` preset's settings (the article's: Adam 1e-3, α 0.25, T 1,
+// kdtorch, not timed) with the `article` preset's settings (the article's: Adam 1e-3, α 0.25, T 1,
 // its KL reduction, flip 0.5, batch 32, model selection on the test split), so they do the same
 // work and their test accuracies are comparable.
 import fs from 'node:fs';
@@ -40,13 +40,13 @@ export async function benchDistill(args) {
   const size = Number(values.size);
   const out = path.join(root, '.tmp', 'bench-distill', new Date().toISOString().replace(/[:.]/g, '-'));
   const base = {
-    preset: 'seed',
+    preset: 'article',
     device: 'cpu',
     data: { root: values.data, imageSize: size },
     latency: { batchSizes: [1, 32], repeats: 20 },
   };
   console.log(
-    `distill: ${values.data}, ${size}², ${epochs} epochs, batch 32, seed preset (the article's settings), CPU`,
+    `distill: ${values.data}, ${size}², ${epochs} epochs, batch 32, article preset (the article's settings), CPU`,
   );
   const teacherStart = performance.now();
   const teacher = values.teacher

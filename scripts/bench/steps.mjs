@@ -85,7 +85,7 @@ async function runKdtorch({ batch, size, repeats, warmup, device, tuned, graphs 
   const data = { images, shape: [batch, 3, size, size], labels };
   const teacher = await resnet18({ device, ...(tuned ? { channelsLast: true, autocast: 'bf16' } : {}) });
   const student = await studentNet({ inputSize: size, device });
-  const loss = { mode: 'seed', alpha: 0.25, temperature: 1 };
+  const loss = { mode: 'article', alpha: 0.25, temperature: 1 };
   const teacherTrainer = await Trainer.create(teacher, {
     optimizer: { name: 'sgd', lr: 0.01, momentum: 0.9 },
     loss,

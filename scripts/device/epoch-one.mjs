@@ -30,7 +30,7 @@ const RUNS = [
 
 function config(name, batchSize, more) {
   return {
-    preset: 'seed',
+    preset: 'article',
     device,
     cudaGraphs: false,
     output: path.join(work, name.replace(/[^a-z0-9]+/gi, '-') + batchSize),

@@ -58,7 +58,7 @@ def reference_loss(s, t, y, loss):
     alpha, T = loss["alpha"], loss["temperature"]
     ce = cross_entropy(s, y, loss)
     log_ps, pt = F.log_softmax(s / T, dim=1), F.softmax(t / T, dim=1)
-    if loss["mode"] == "seed":
+    if loss["mode"] == "article":
         kd = nn.KLDivLoss()(log_ps, pt)  # the article: reduction 'mean', no T^2
     else:
         kd = F.kl_div(log_ps, pt, reduction="batchmean") * T * T

@@ -3,7 +3,7 @@ DistillationLoss and training loop (validation on the test split, the 'frozen' t
 nn.KLDivLoss() with reduction 'mean' and no T²). `--variant corrected` applies kdtorch's
 corrections instead: really frozen backbone when given pretrained weights, KL batchmean × T², and
 validation carved from train (stratified, seeded). The article gives no optimizer: Adam at 1e-3,
-as kdtorch's `seed` preset. `--splits` takes kdtorch's training and validation lists instead of
+as kdtorch's `article` preset. `--splits` takes kdtorch's training and validation lists instead of
 ImageFolder's train split and this script's own carve-out (compare passes them: both sides then
 train and select on the same images).
 
