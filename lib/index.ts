@@ -18,17 +18,16 @@ export { DECODE_SETTINGS, type DecodeOptions, decodeImage } from './data/decode.
 export { DecodeCache } from './data/decode-cache.js';
 export { IMAGE_EXTENSIONS, type ImageFolder, type Sample, scanImageFolder } from './data/image-folder.js';
 export { PixelStore } from './data/pixel-store.js';
-export { type DatasetSplits, loadSplits, type SplitOptions } from './data/splits.js';
+export { type DatasetSplits, loadSplits, type SplitOptions, type SplitRecord } from './data/splits.js';
 export { KdtorchError, type KdtorchErrorCode } from './errors.js';
 export { type ClassificationMetrics, classificationMetrics, rocAuc } from './metrics/classification.js';
 export type { LatencyRow } from './metrics/latency.js';
 export type { TestReport } from './metrics/score.js';
 export { type DescribedModel, loadModel, type ModelDescription } from './model-file.js';
-export { setCudnnBenchmark } from './native/addon.js';
+export { distillationLoss, setCudnnBenchmark } from './native/addon.js';
 export type { Batch, PixelBatch, PixelData, TensorData } from './native/batch.js';
 export { Evaluation, type EvaluationSums } from './native/evaluation.js';
 export { type CheckDeviceOptions, checkDevice, type Info, info } from './native/info.js';
-export { distillationLoss, type LossWithGradient } from './native/loss.js';
 export {
   type LoadReport,
   type LoadWeightsOptions,
@@ -47,7 +46,7 @@ export {
   Trainer,
   type TrainerOptions,
 } from './native/trainer.js';
-export type { DeviceCheck } from './native/wire.js';
+export type { DeviceCheck, LossWithGradient } from './native/wire.js';
 export type { PhaseResult } from './run/phase.js';
 export { type BatchProgress, consoleProgress, type EpochRecord, type ProgressEvent } from './run/progress.js';
 export type { Phase } from './run/run-folder.js';

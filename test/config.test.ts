@@ -84,7 +84,7 @@ describe('bad config values', () => {
       /"rmsprop".*"sgd"\|"adam"\|"adamw"/,
     ],
     ['unknown field', { ...ROOT, teacher: { epochz: 3 } }, 'teacher', /epochz/],
-    ['unknown preset', { ...ROOT, preset: 'fast' }, 'preset', /"fast".*seed, recommended, quick/],
+    ['unknown preset', { ...ROOT, preset: 'fast' }, 'preset', /"fast".*article, recommended, quick/],
     ['bad device', { ...ROOT, device: 'gpu' }, 'device', /"gpu".*'auto', 'cpu', 'cuda' or 'cuda:N'/],
     ['odd image size', { data: { ...ROOT.data, imageSize: 99 } }, 'data.imageSize', /99.*even/],
     ['image too small for ResNet-18', { data: { ...ROOT.data, imageSize: 16 } }, 'data.imageSize', /16.*32 px/],

@@ -18,7 +18,7 @@ const optimizer = z
   })
   .strict();
 
-/** Learning-rate schedules counted in epochs; applied per batch (lib/schedule.ts). */
+/** Learning-rate schedules counted in epochs; applied per batch (lib/run/schedule.ts). */
 const schedule = z.discriminatedUnion('name', [
   z.object({ name: z.literal('constant'), warmupEpochs: z.number().min(0).optional() }).strict(),
   z

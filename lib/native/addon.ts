@@ -68,7 +68,11 @@ export function createNativeTrainer(
   return call(async () => new (native().addon.NativeTrainer)(model, teacher, spec));
 }
 
-export function nativeDistillationLoss(
+/**
+ * The fused distillation loss on its own, in float64 on the CPU: loss parts and d(total)/d(student logits)
+ * for logits laid out [N, C]. For inspecting a loss setting and checking the fused gradient against autograd.
+ */
+export function distillationLoss(
   student: Float64Array,
   teacher: Float64Array,
   shape: [number, number],

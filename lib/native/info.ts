@@ -1,9 +1,10 @@
 // What kdtorch runs on: its version, the libtorch it was built for and found, and the devices.
 import { native, nativeCheckDevice, nativeInfo } from './addon.js';
 import { packageVersion } from './load-addon.js';
-import type { DeviceCheck, NativeDevice } from './wire.js';
+import type { DeviceCheck, NativeInfo } from './wire.js';
 
-export interface Info {
+/** The runtime's own facts (wire.ts NativeInfo), with the versions and files found to load it. */
+export interface Info extends Omit<NativeInfo, 'torchBuilt'> {
   kdtorchVersion: string;
   torch: {
     /** The libtorch version the binary was compiled against. */
@@ -13,28 +14,20 @@ export interface Info {
     /** The CUDA version libtorch was built with, or null for a CPU-only libtorch. */
     cuda: string | null;
     cxx11abi: number;
-    /** Where libtorch was found, and by which rule (LIBTORCH, KDTORCH_PYTHON, project venv, python3). */
+    /** Where libtorch was found, and by which rule (libtorch.mjs SEARCH_RULES). */
     root: string;
     source: string;
   };
   binary: string;
-  cudaAvailable: boolean;
-  devices: NativeDevice[];
-  cudnnVersion: number | null;
-  threads: number;
-  /** Whether cuDNN picks convolution algorithms by timing them (config `cudnnBenchmark`; process-wide). */
-  cudnnBenchmark: boolean;
-  /** Why config `cudaGraphs` cannot work here (no CUDA device, no kdtorch_cuda.so); null when it can. */
-  cudaGraphsUnavailable: string | null;
 }
 
 export async function info(): Promise<Info> {
   const { libtorch, binary } = native();
-  const runtime = await nativeInfo();
+  const { torchBuilt, ...facts } = await nativeInfo();
   return {
     kdtorchVersion: packageVersion(),
     torch: {
-      built: runtime.torchBuilt,
+      built: torchBuilt,
       runtime: libtorch.version,
       cuda: libtorch.cuda,
       cxx11abi: libtorch.cxx11abi,
@@ -42,12 +35,7 @@ export async function info(): Promise<Info> {
       source: libtorch.source,
     },
     binary,
-    cudaAvailable: runtime.cudaAvailable,
-    devices: runtime.devices,
-    cudnnVersion: runtime.cudnnVersion,
-    threads: runtime.threads,
-    cudnnBenchmark: runtime.cudnnBenchmark,
-    cudaGraphsUnavailable: runtime.cudaGraphsUnavailable,
+    ...facts,
   };
 }
 

@@ -18,7 +18,7 @@
 
 namespace kdtorch::binding {
 
-// A JS Error with a `code` property: lib/native.ts turns it into a typed KdtorchError.
+// A JS Error with a `code` property: lib/native/addon.ts turns it into a typed KdtorchError.
 inline Napi::Error makeError(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, code));

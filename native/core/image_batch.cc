@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "named_tensors.h"
 #include "runtime.h"
 
 namespace kdtorch {
@@ -30,9 +31,17 @@ torch::Tensor pixelsToInput(const torch::Tensor& nhwc, const torch::Tensor& flip
   return torch::addcmul(scaleShift[1], x.permute({0, 3, 1, 2}).contiguous().to(torch::kFloat32), scaleShift[0]);
 }
 
-PixelStore::PixelStore(int64_t count, int64_t height, int64_t width, int64_t channels, const c10::Device& device)
-    : pixels_(
-          torch::empty({count, height, width, channels}, torch::TensorOptions().dtype(torch::kUInt8).device(device))) {}
+PixelStore::PixelStore(int64_t count, int64_t height, int64_t width, int64_t channels, const c10::Device& device) {
+  try {
+    pixels_ =
+        torch::empty({count, height, width, channels}, torch::TensorOptions().dtype(torch::kUInt8).device(device));
+  } catch (const c10::Error& error) {
+    // An empty tensor of positive sizes fails only for want of memory: CUDA's allocator says so with
+    // OutOfMemoryError, the CPU's with a plain enforce failure; both become E_OUT_OF_MEMORY.
+    throw CodedError("E_OUT_OF_MEMORY", std::string("pixel store of ") + std::to_string(count) +
+                                            " images: " + error.what_without_backtrace());
+  }
+}
 
 void PixelStore::put(int64_t first, const uint8_t* pixels, int64_t images) {
   if (first < 0 || images < 0 || first + images > pixels_.size(0)) {

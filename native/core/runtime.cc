@@ -11,7 +11,7 @@
 #define KDTORCH_STR2(x) #x
 #define KDTORCH_STR(x) KDTORCH_STR2(x)
 
-// Read from the file by lib/loader.ts before the binary is loaded, so a binary built for another
+// Read from the file by lib/native/load-addon.ts before the binary is loaded, so a binary built for another
 // libtorch is refused with a message instead of failing inside the dynamic linker or, worse, later.
 extern "C" __attribute__((used, visibility("default"))) const char kdtorch_build_stamp[] =
     "kdtorch-build:{\"torch\":\"" TORCH_VERSION "\",\"cxx11abi\":" KDTORCH_STR(_GLIBCXX_USE_CXX11_ABI) "}";

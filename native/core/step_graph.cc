@@ -25,7 +25,7 @@ std::string pluginPath() {
 
 CudaPlugin openPlugin() {
   const std::string path = pluginPath();
-  // Its libtorch_cuda is already loaded (lib/loader.ts preloads libtorch), so nothing is searched for.
+  // Its libtorch_cuda is already loaded (lib/native/load-addon.ts preloads libtorch), so nothing is searched for.
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* why = dlerror();

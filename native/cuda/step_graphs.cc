@@ -1,6 +1,6 @@
 // kdtorch_cuda.so: core/step_graph.h's StepGraphs over at::cuda::CUDAGraph, following PyTorch's
 // "whole network capture" recipe (torch.cuda.graph and its notes). Built only where the CUDA headers
-// are (scripts/libtorch.mjs), and opened by the addon only on a CUDA device.
+// are (lib/native/libtorch.mjs), and opened by the addon only on a CUDA device.
 #include <ATen/autocast_mode.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/core/Event.h>

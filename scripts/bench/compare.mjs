@@ -3,8 +3,8 @@
 //   [--set field=value]…`:
 // the article's whole experiment (teacher, student alone, distilled student) in kdtorch and in the
 // article's PyTorch code (scripts/bench/reference/article.py), same data, same settings, one run.
-// Prints one table per preset with kdtorch/PyTorch ratios, writes the JSON, and appends the tables,
-// dated and with the command, to docs/results.md. On a GPU machine, where one call may not hold both
+// Prints one table per preset with kdtorch/PyTorch ratios and writes the tables and the JSON, dated and
+// with the command, to docs/results/ (results-file.mjs). On a GPU machine, where one call may not hold both
 // sides, `--side` runs one and writes its JSON (`--out`); `--combine` makes the tables from such files.
 // `--set` changes kdtorch's side only (e.g. data.deviceCache=true, teacher.channelsLast=true): the
 // setting line says so, so a table never passes such a run off as the same recipe. `--tuned` sets both
@@ -18,6 +18,7 @@ import { applyOverride } from '../../dist/lib/config/resolve.js';
 import { distill, info, openDataset, resolveConfig, trainStudent, trainTeacher } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { runArticle } from './reference/run-article.mjs';
+import { writeBenchResults } from './results-file.mjs';
 
 const root = findPackageRoot();
 // `--tuned`: each side as its user would tune it for a GPU. kdtorch: these settings (`--set` adds to them);
@@ -149,16 +150,12 @@ function tablesFor(results) {
   return tables;
 }
 
-/** Prints the tables and appends them, dated, with the setting and the command, to docs/results.md. */
+/** Prints the tables and writes them, with the setting, the command and the raw results, to docs/results/. */
 function report({ setting, command, results }) {
   const tables = tablesFor(results);
   console.log(`${tables.join('\n\n')}\n`);
-  const file = path.join(root, 'docs', 'results.md');
-  fs.appendFileSync(
-    file,
-    `\n## ${new Date().toISOString().slice(0, 10)} — compare on ${setting}\n\n\`${command}\`\n\n${tables.join('\n\n')}\n`,
-  );
-  console.log(`tables appended to ${file}`);
+  const file = writeBenchResults('compare', { setting, command, markdown: tables.join('\n\n'), json: { results } });
+  console.log(`tables written to ${file}`);
 }
 
 /** One run's JSON per side (from `--side` runs) merged into one: same setting, both sides per preset. */

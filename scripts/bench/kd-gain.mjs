@@ -5,14 +5,14 @@
 // (one opened dataset), so the teacher never saw a student's validation images, and one seed gives one
 // initial student, so a seed's runs differ only in the loss. Prints test accuracy and the best epoch's
 // validation accuracy and loss per run, then each variant's mean and its paired difference from the
-// student alone ± its standard error, and appends them to docs/results.md. kdtorch only: `compare`
+// student alone ± its standard error, and writes them to docs/results/. kdtorch only: `compare`
 // shows kdtorch and PyTorch train alike.
-import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { distill, openDataset, resolveConfig, trainStudent, trainTeacher } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { describeMachine } from './compare.mjs';
+import { writeBenchResults } from './results-file.mjs';
 
 const root = findPackageRoot();
 
@@ -113,10 +113,6 @@ export async function benchKdGain(args) {
   });
   const table = lines.join('\n');
   console.log(`\n${table}\n`);
-  const file = path.join(root, 'docs', 'results.md');
-  fs.appendFileSync(
-    file,
-    `\n## ${new Date().toISOString().slice(0, 10)} — what distillation buys: kd-gain on ${setting}\n\n\`${command}\`\n\n${table}\n`,
-  );
-  console.log(`appended to ${file}`);
+  const file = writeBenchResults('kd-gain', { setting, command, markdown: table, json: { rows } });
+  console.log(`written to ${file}`);
 }

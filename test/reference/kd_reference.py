@@ -28,7 +28,7 @@ class StudentNet(nn.Module):
 
     def forward(self, x):
         out = self.layer1(x)
-        out = out.view(out.size(0), -1)
+        out = out.reshape(out.size(0), -1)  # the article's .view(), which a channels_last tensor refuses
         return self.fc(out)
 
 
@@ -130,10 +130,15 @@ def step(a):
                   weight_decay=o.get("weightDecay", 0 if o["name"] == "adam" else 1e-2), foreach=False)
     x = read_bin(a["images"], a["shape"], np.float32)
     y = read_bin(a["labels"], [a["shape"][0]], np.int32).long()
+    if a.get("channelsLast"):
+        model, x = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
+    # Per-sample sums over every step's training forward, as Trainer.takeMetrics() reports them.
+    loss_sum, correct = 0.0, 0
     for _ in range(a.get("steps", 1)):
         model.train()
         opt.zero_grad()
-        s = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.get("autocast") == "bf16"):
+            s = model(x).float()
         if teacher is not None:
             teacher.eval()
             with torch.no_grad():
@@ -143,8 +148,10 @@ def step(a):
             loss = cross_entropy(s, y, a["loss"])
         loss.backward()
         opt.step()
+        loss_sum += loss.item() * len(y)
+        correct += int((s.argmax(1) == y).sum())
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, a["out"])
-    return {"loss": loss.item()}
+    return {"loss": loss.item(), "lossSum": loss_sum, "correct": correct, "count": a.get("steps", 1) * len(y)}
 
 
 def compare(a):

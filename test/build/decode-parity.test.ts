@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parityOf, paritySamples, referencePixels } from '../scripts/bench/parity.mjs';
+import { parityOf, paritySamples, referencePixels } from '../../scripts/bench/parity.mjs';
 
 // docs/data-parity.md (npm run bench -- parity): with DECODE_SETTINGS every JPEG of the chest X-ray
 // data decodes to the bytes PIL + transforms.Resize((224, 224)) give, so the bound is zero.

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findLibtorch } from '../lib/native/libtorch.mjs';
-import { kdtorch, ROOT, run } from './helpers/run.js';
+import { findLibtorch } from '../../lib/native/libtorch.mjs';
+import { kdtorch, ROOT, run } from '../helpers/run.js';
 
 const GYP_BINARY = path.join(ROOT, 'build-gyp', 'build', 'Release', 'kdtorch.node');
 const CMAKE_BINARY = path.join(ROOT, 'build', 'Release', 'kdtorch.node');
