@@ -28,7 +28,7 @@ export interface DecodeSettings {
 
 // The native decoder without shrink-on-load gives PIL + torchvision's Resize bytes exactly on the
 // chest X-ray data; sharp's settings are the closest it came for what sharp still decodes. Figures
-// in docs/data-parity.md (npm run bench -- parity); test/decode-parity.test.ts holds us to them.
+// in docs/data-parity.md (npm run bench -- parity); test/build/decode-parity.test.ts holds us to them.
 // Shrink-on-load stays off: exactness costs ~25% on full-size JPEGs, which still decode several
 // times faster than PIL does.
 export const DECODE_SETTINGS: DecodeSettings = {
