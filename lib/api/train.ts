@@ -52,10 +52,10 @@ async function prepare(input: ConfigInput, command: string, options: RunOptions)
   const dataset =
     options.dataset ??
     (await openDataset(config.data, config.seed, recorded ? { record: recorded, file: run.splitsFile } : undefined));
-  const record = splitRecord(dataset.splits);
+  // A dataset opened here already follows the record; one handed in must hold the same split.
   if (!recorded) {
-    run.writeSplits(record);
-  } else if (JSON.stringify(recorded) !== JSON.stringify(record)) {
+    run.writeSplits(splitRecord(dataset.splits));
+  } else if (options.dataset && JSON.stringify(recorded) !== JSON.stringify(splitRecord(options.dataset.splits))) {
     throw new KdtorchError(
       'E_INVALID_ARGUMENT',
       `options.dataset holds another split than the run's (${run.splitsFile}); open it with openDataset(config.data, config.seed) before the run's first phase`,

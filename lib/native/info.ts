@@ -14,7 +14,7 @@ export interface Info extends Omit<NativeInfo, 'torchBuilt'> {
     /** The CUDA version libtorch was built with, or null for a CPU-only libtorch. */
     cuda: string | null;
     cxx11abi: number;
-    /** Where libtorch was found, and by which rule (libtorch.mjs SEARCH_RULES). */
+    /** Where libtorch was found, and by which rule (libtorch.mjs findLibtorch). */
     root: string;
     source: string;
   };

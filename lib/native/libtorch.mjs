@@ -27,7 +27,7 @@ export function findPackageRoot(from = path.dirname(fileURLToPath(import.meta.ur
 /**
  * @typedef {object} Libtorch
  * @property {string} root         the folder holding include/ and lib/ (LibTorch zip or Python's torch package)
- * @property {string} source       which rule found it (SEARCH_RULES: 'LIBTORCH', 'KDTORCH_PYTHON', 'VIRTUAL_ENV', …)
+ * @property {string} source       which rule of findLibtorch found it ('LIBTORCH', 'KDTORCH_PYTHON', 'VIRTUAL_ENV', …)
  * @property {string} version      e.g. '2.11.0' (from the headers, so it is what a build compiles against)
  * @property {string|null} cuda    the CUDA version libtorch was built with ('13.0'), or null for a CPU-only build
  * @property {0|1} cxx11abi        the _GLIBCXX_USE_CXX11_ABI value libtorch was built with
@@ -41,17 +41,6 @@ export function findPackageRoot(from = path.dirname(fileURLToPath(import.meta.ur
  */
 
 /** @typedef {{ source: string, tried: string, error: string }} SearchAttempt */
-
-/** The rules findLibtorch tries, in order; the first two are explicit choices and end the search. */
-export const SEARCH_RULES = [
-  'LIBTORCH',
-  'KDTORCH_PYTHON',
-  'VIRTUAL_ENV',
-  'CONDA_PREFIX',
-  'app venv',
-  'project venv',
-  'python3',
-];
 
 export class LibtorchNotFoundError extends Error {
   /**
@@ -67,7 +56,7 @@ export class LibtorchNotFoundError extends Error {
 }
 
 /**
- * Finds libtorch, trying SEARCH_RULES in order: `LIBTORCH`; `KDTORCH_PYTHON`; the activated virtualenv
+ * Finds libtorch, trying in order: `LIBTORCH`; `KDTORCH_PYTHON`; the activated virtualenv
  * (`VIRTUAL_ENV`) or conda env (`CONDA_PREFIX`); the app's own `.venv` (beside the nearest package.json
  * above the working directory); kdtorch's own venv (a checkout's `npm run setup`); `python3` on the PATH.
  * An explicitly set LIBTORCH or KDTORCH_PYTHON that points nowhere is an error, not a reason to look

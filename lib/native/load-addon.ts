@@ -66,7 +66,7 @@ interface Failure {
 }
 
 /** sharp's layout: headline, the real errors, then "Possible solutions" with the one that fits the cause first. */
-export function formatLoadFailure({ headline, errors, libtorch, first }: Failure, root = findPackageRoot()): string {
+export function formatLoadFailure({ headline, errors, libtorch, first }: Failure, root: string): string {
   return [
     headline,
     ...errors.map((error) => `- ${error}`),
