@@ -24,7 +24,7 @@ export { type ClassificationMetrics, classificationMetrics, rocAuc } from './met
 export type { LatencyRow } from './metrics/latency.js';
 export type { TestReport } from './metrics/score.js';
 export { type DescribedModel, loadModel, type ModelDescription } from './model-file.js';
-export { distillationLoss, setCudnnBenchmark } from './native/addon.js';
+export { cpuBlockCache, distillationLoss, releaseCpuBlockCache, setCudnnBenchmark } from './native/addon.js';
 export type { Batch, PixelBatch, PixelData, TensorData } from './native/batch.js';
 export { Evaluation, type EvaluationSums } from './native/evaluation.js';
 export { type CheckDeviceOptions, checkDevice, type Info, info } from './native/info.js';
@@ -32,7 +32,9 @@ export {
   type LoadReport,
   type LoadWeightsOptions,
   Model,
+  type Precision,
   type ResNet18Options,
+  type ResolvedPrecision,
   resnet18,
   type StudentNetOptions,
   studentNet,
@@ -46,7 +48,7 @@ export {
   Trainer,
   type TrainerOptions,
 } from './native/trainer.js';
-export type { DeviceCheck, LossWithGradient } from './native/wire.js';
+export type { CpuBlockCacheStats, DeviceCheck, LossWithGradient, NativeCpuInfo } from './native/wire.js';
 export type { PhaseResult } from './run/phase.js';
 export { type BatchProgress, consoleProgress, type EpochRecord, type ProgressEvent } from './run/progress.js';
 export type { Phase } from './run/run-folder.js';

@@ -86,7 +86,7 @@ describe('precision and memory format', () => {
   it('refuses an unknown autocast type', async () => {
     // biome-ignore lint/suspicious/noExplicitAny: an invalid value on purpose
     await expect(studentNet({ autocast: 'fp8' as any })).rejects.toThrow(
-      "autocast must be 'none' or 'bf16', got 'fp8'",
+      "autocast must be 'none', 'bf16' or 'auto', got 'fp8'",
     );
   });
 });

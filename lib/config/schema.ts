@@ -68,12 +68,12 @@ const phaseFields = {
   earlyStopping,
 };
 
-/** How a network computes: for GPUs, where they pay (docs/results.md); numbers change as bf16's do. */
+/** How a network computes; numbers change as bf16's do (docs/results.md has the speed and accuracy measured). */
 const precisionFields = {
-  /** 'bf16': convolutions and matmuls in bfloat16, as torch.autocast. */
-  autocast: z.enum(['none', 'bf16']),
-  /** Weights and activations channels-last (NHWC), as cuDNN runs fastest. */
-  channelsLast: z.boolean(),
+  /** 'bf16': convolutions and matmuls in bfloat16, as torch.autocast. 'auto': bf16 where it pays: the teacher on a CPU with native bf16 (`kdtorch info`), never the student (memory-bound: slower in bf16), nor on CUDA. */
+  autocast: z.enum(['none', 'bf16', 'auto']),
+  /** Weights and activations channels-last (NHWC), as cuDNN and oneDNN run fastest. 'auto': where autocast 'auto' picks bf16. */
+  channelsLast: z.union([z.boolean(), z.literal('auto')], { error: "use true, false or 'auto'" }),
 };
 
 export const configSchema = z

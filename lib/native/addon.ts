@@ -4,6 +4,7 @@ import { KdtorchError, NATIVE_ERROR_CODES } from '../errors.js';
 import { type LoadedAddon, loadAddon } from './load-addon.js';
 import type {
   Addon,
+  CpuBlockCacheStats,
   DeviceCheck,
   LossWithGradient,
   NativeEvaluator,
@@ -54,6 +55,19 @@ export function nativeCheckDevice(device: string, size: number, seed: number): P
 /** torch.backends.cudnn.benchmark for the whole process (native/core/runtime.h). */
 export function setCudnnBenchmark(on: boolean): void {
   native().addon.setCudnnBenchmark(on);
+}
+
+/** The counters of libtorch's CPU allocator in kdtorch (native/core/cpu_block_cache.h). */
+export function cpuBlockCache(): CpuBlockCacheStats {
+  return native().addon.cpuBlockCache();
+}
+
+/**
+ * Unmaps the CPU blocks kept for reuse (live tensors keep theirs): a phase ends with it, so a process that
+ * stops training does not go on holding a training step's peak memory.
+ */
+export function releaseCpuBlockCache(): void {
+  native().addon.releaseCpuBlockCache();
 }
 
 export function createNativeModel(spec: NativeModelSpec): Promise<NativeModel> {

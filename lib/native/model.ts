@@ -4,10 +4,10 @@ import { KdtorchError } from '../errors.js';
 import { call, createNativeModel } from './addon.js';
 import { nativeImages, type PixelData, type TensorData } from './batch.js';
 import { SerialQueue } from './serial-queue.js';
-import type { Architecture, LoadReport, NativeModel, Precision } from './wire.js';
+import type { Architecture, LoadReport, NativeModel, Precision, ResolvedPrecision } from './wire.js';
 
 export type { PixelData, TensorData } from './batch.js';
-export type { Architecture, LoadReport } from './wire.js';
+export type { Architecture, LoadReport, Precision, ResolvedPrecision } from './wire.js';
 
 /**
  * What a network is when its options do not say: the article's two classes, RGB, 224² and a 4-channel
@@ -56,6 +56,11 @@ export class Model {
 
   get device(): string {
     return this.handle.device;
+  }
+
+  /** What it computes in: its options' precision with 'auto' resolved for its device. */
+  get precision(): ResolvedPrecision {
+    return this.handle.precision;
   }
 
   get training(): boolean {

@@ -14,12 +14,25 @@ export interface NativeDevice {
   capability: string;
 }
 
+/** What the CPU offers for bf16, as ATen reads it (native/core/runtime.h CpuInfo). */
+export interface NativeCpuInfo {
+  name: string;
+  physicalCores: number;
+  avx512Bf16: boolean;
+  amxBf16: boolean;
+  /** libtorch was built with oneDNN, which runs bf16 convolutions and matmuls on those instructions. */
+  onednn: boolean;
+  /** bf16 computes natively here: what precision 'auto' reads. */
+  nativeBf16: boolean;
+}
+
 export interface NativeInfo {
   torchBuilt: string;
   cudaAvailable: boolean;
   devices: NativeDevice[];
   cudnnVersion: number | null;
   threads: number;
+  cpu: NativeCpuInfo;
   cudnnBenchmark: boolean;
   /** Why training steps cannot run as CUDA graphs here (native/core/step_graph.h); null when they can. */
   cudaGraphsUnavailable: string | null;
@@ -33,10 +46,29 @@ export interface DeviceCheck {
 
 export type Architecture = 'resnet18' | 'studentNet';
 
-/** How a network computes: bf16 autocast and channels-last (NHWC) memory, as torch.autocast and channels_last. */
+/**
+ * How a network computes: bf16 autocast and channels-last (NHWC) memory, as torch.autocast and channels_last.
+ * 'auto': both where they pay, by measurement (native/core/model.cc autoPrecision): the teacher on a CPU with
+ * native bf16; neither for the student, nor on CUDA.
+ */
 export interface Precision {
-  autocast?: 'none' | 'bf16';
-  channelsLast?: boolean;
+  autocast?: 'none' | 'bf16' | 'auto';
+  channelsLast?: boolean | 'auto';
+}
+
+/** A model's precision with 'auto' resolved: what it computes in. */
+export interface ResolvedPrecision {
+  autocast: 'none' | 'bf16';
+  channelsLast: boolean;
+}
+
+/** libtorch's CPU allocator in kdtorch (native/core/cpu_block_cache.h): large blocks reused, not mapped anew. */
+export interface CpuBlockCacheStats {
+  cachedBytes: number;
+  liveBytes: number;
+  limitBytes: number;
+  hits: number;
+  misses: number;
 }
 
 /** Every field the network uses is given: native/core/model.h has no defaults of its own. */
@@ -88,6 +120,7 @@ export interface NativeModel {
   saveWeights(path: string, descriptionJson?: string): Promise<void>;
   parameterCount(): number;
   readonly device: string;
+  readonly precision: ResolvedPrecision;
   readonly training: boolean;
 }
 
@@ -176,6 +209,8 @@ export interface Addon {
   info(): Promise<NativeInfo>;
   checkDevice(device: string, size: number, seed: number): Promise<DeviceCheck>;
   setCudnnBenchmark(on: boolean): void;
+  cpuBlockCache(): CpuBlockCacheStats;
+  releaseCpuBlockCache(): void;
   createModel(spec: NativeModelSpec): Promise<NativeModel>;
   NativeTrainer: new (model: NativeModel, teacher: NativeModel | null, spec: NativeTrainerSpec) => NativeTrainer;
   NativeEvaluator: new (model: NativeModel) => NativeEvaluator;

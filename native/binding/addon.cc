@@ -1,6 +1,7 @@
-// The addon's entry point: registers functions and nothing else (the work lives in native/core).
+// The addon's entry point: installs the CPU block cache and registers functions (the work lives in native/core).
 #include <napi.h>
 
+#include "../core/cpu_block_cache.h"
 #include "async.h"
 #include "exports.h"
 #include "model_wrap.h"
@@ -8,6 +9,7 @@
 namespace {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  kdtorch::installCpuBlockCache();  // before any tensor of ours is allocated
   env.SetInstanceData(new kdtorch::binding::Constructors());
   kdtorch::binding::Completions::install(env);
   kdtorch::binding::registerRuntime(env, exports);

@@ -35,12 +35,22 @@ Napi::Value createModel(const Napi::CallbackInfo& args) {
   if (spec.Has("device") && !spec.Get("device").IsUndefined()) modelSpec.device = spec.Get("device").ToString();
   if (spec.Has("autocast") && !spec.Get("autocast").IsUndefined()) {
     const std::string autocast = spec.Get("autocast").ToString();
-    if (autocast != "none" && autocast != "bf16") {
-      throw makeError(env, "E_INVALID_ARGUMENT", "autocast must be 'none' or 'bf16', got '" + autocast + "'");
+    if (autocast != "none" && autocast != "bf16" && autocast != "auto") {
+      throw makeError(env, "E_INVALID_ARGUMENT", "autocast must be 'none', 'bf16' or 'auto', got '" + autocast + "'");
     }
-    modelSpec.autocastBf16 = autocast == "bf16";
+    modelSpec.autocastBf16 = autocast == "auto"   ? ModelSpec::Choice::Auto
+                             : autocast == "bf16" ? ModelSpec::Choice::Yes
+                                                  : ModelSpec::Choice::No;
   }
-  modelSpec.channelsLast = spec.Has("channelsLast") && spec.Get("channelsLast").ToBoolean();
+  if (spec.Has("channelsLast") && !spec.Get("channelsLast").IsUndefined()) {
+    const auto value = spec.Get("channelsLast");
+    if (!value.IsBoolean() && !(value.IsString() && value.ToString().Utf8Value() == "auto")) {
+      throw makeError(env, "E_INVALID_ARGUMENT", "channelsLast must be true, false or 'auto'");
+    }
+    modelSpec.channelsLast = value.IsString()                    ? ModelSpec::Choice::Auto
+                             : value.As<Napi::Boolean>().Value() ? ModelSpec::Choice::Yes
+                                                                 : ModelSpec::Choice::No;
+  }
   return PromiseJob<std::shared_ptr<Model>>::start(
       env, [modelSpec] { return std::make_shared<Model>(modelSpec); },
       [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value {
@@ -73,7 +83,7 @@ Napi::Function ModelWrap::define(Napi::Env env) {
        InstanceMethod<&ModelWrap::moveTo>("to"), InstanceMethod<&ModelWrap::loadWeights>("loadWeights"),
        InstanceMethod<&ModelWrap::saveWeights>("saveWeights"),
        InstanceMethod<&ModelWrap::parameterCount>("parameterCount"), InstanceAccessor<&ModelWrap::device>("device"),
-       InstanceAccessor<&ModelWrap::training>("training")});
+       InstanceAccessor<&ModelWrap::precision>("precision"), InstanceAccessor<&ModelWrap::training>("training")});
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& args) : Napi::ObjectWrap<ModelWrap>(args) {
@@ -170,6 +180,13 @@ Napi::Value ModelWrap::device(const Napi::CallbackInfo& args) {
 
 Napi::Value ModelWrap::training(const Napi::CallbackInfo& args) {
   return Napi::Boolean::New(args.Env(), handle_->model->isTraining());
+}
+
+Napi::Value ModelWrap::precision(const Napi::CallbackInfo& args) {
+  auto out = Napi::Object::New(args.Env());
+  out.Set("autocast", handle_->model->autocastBf16() ? "bf16" : "none");
+  out.Set("channelsLast", handle_->model->channelsLast());
+  return out;
 }
 
 void registerModel(Napi::Env env, Napi::Object exports) {

@@ -26,6 +26,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value parameterCount(const Napi::CallbackInfo& args);
   Napi::Value device(const Napi::CallbackInfo& args);
   Napi::Value training(const Napi::CallbackInfo& args);
+  Napi::Value precision(const Napi::CallbackInfo& args);  // what runs: the spec's 'auto' resolved
 
   std::shared_ptr<ModelHandle> handle_;
 };

@@ -16,9 +16,12 @@ struct ModelSpec {
   int64_t width = 0;      // studentNet only
   std::string device = "cpu";
   // Precision and layout: bf16 autocast (matmuls and convolutions in bf16, the rest in fp32, as
-  // torch.autocast does) and channels-last tensors, which cuDNN and oneDNN run faster.
-  bool autocastBf16 = false;
-  bool channelsLast = false;
+  // torch.autocast does) and channels-last tensors, which cuDNN and oneDNN run faster. Auto: where
+  // they pay on the model's device (autoPrecision in model.cc); Model resolves it, so its spec() says
+  // Yes or No.
+  enum class Choice { No, Yes, Auto };
+  Choice autocastBf16 = Choice::No;
+  Choice channelsLast = Choice::No;
   // Seeds libtorch's generators just before the weights are initialised, so a seeded run starts
   // from the same weights every time. Negative: leave the generators as they are.
   int64_t seed = -1;
@@ -40,6 +43,8 @@ class Model {
   bool isTraining() const { return module_.ptr()->is_training(); }
   void to(const std::string& device);  // keeps the spec's memory format
   int64_t parameterCount() const;
+  bool autocastBf16() const { return autocastBf16_; }
+  bool channelsLast() const { return channelsLast_; }
 
   torch::nn::Module& module() { return *module_.ptr(); }
   const c10::Device& device() const { return device_; }
@@ -50,6 +55,7 @@ class Model {
 
   ModelSpec spec_;
   c10::Device device_;
+  bool autocastBf16_ = false, channelsLast_ = false;  // the spec's choices, Auto resolved
   torch::nn::AnyModule module_;
 };
 

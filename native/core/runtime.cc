@@ -1,5 +1,6 @@
 #include "runtime.h"
 
+#include <ATen/cpu/Utils.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
 
@@ -70,6 +71,24 @@ std::vector<CudaDevice> listCudaDevices(int count) {
   return devices;
 }
 
+CpuInfo readCpuInfo() {
+  const auto capabilities = at::cpu::get_cpu_capabilities();
+  const auto flag = [&](const char* name) {
+    const auto found = capabilities.find(name);
+    return found != capabilities.end() && found->second.isBool() && found->second.toBool();
+  };
+  CpuInfo cpu;
+  const auto name = capabilities.find("cpu_name");
+  if (name != capabilities.end() && name->second.isString()) cpu.name = name->second.toStringRef();
+  const auto cores = capabilities.find("num_physical_cores");
+  if (cores != capabilities.end() && cores->second.isInt()) cpu.physicalCores = cores->second.toInt();
+  cpu.avx512Bf16 = flag("avx512_bf16");
+  cpu.amxBf16 = flag("amx_bf16");
+  cpu.onednn = at::hasMKLDNN();
+  cpu.nativeBf16 = cpu.onednn && (cpu.avx512Bf16 || cpu.amxBf16);
+  return cpu;
+}
+
 }  // namespace
 
 RuntimeInfo collectRuntimeInfo() {
@@ -77,6 +96,7 @@ RuntimeInfo collectRuntimeInfo() {
   info.torchBuilt = TORCH_VERSION;
   info.cudaAvailable = torch::cuda::is_available();
   info.threads = at::get_num_threads();
+  info.cpu = cpuInfo();
   info.cudnnBenchmark = at::globalContext().benchmarkCuDNN();
   info.cudaGraphsUnavailable = cudaStepGraphsUnavailable();
   if (info.cudaAvailable) {
@@ -85,6 +105,11 @@ RuntimeInfo collectRuntimeInfo() {
     if (hooks.hasCuDNN()) info.cudnnVersion = hooks.versionCuDNN();
   }
   return info;
+}
+
+const CpuInfo& cpuInfo() {
+  static const CpuInfo cpu = readCpuInfo();
+  return cpu;
 }
 
 void setCudnnBenchmark(bool on) { at::globalContext().setBenchmarkCuDNN(on); }

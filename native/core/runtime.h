@@ -16,17 +16,32 @@ struct CudaDevice {
   int capabilityMinor = 0;
 };
 
+// What the CPU offers for bf16, as ATen reads it (the flags torch.backends.cpu reports).
+struct CpuInfo {
+  std::string name;
+  bool avx512Bf16 = false;  // AVX512-BF16: bf16 dot products (AMD Zen 4, Intel Cooper Lake and later)
+  bool amxBf16 = false;     // AMX tiles with bf16 (Intel Sapphire Rapids and later)
+  bool onednn = false;      // libtorch built with oneDNN, which runs bf16 convolutions and matmuls on them
+  // bf16 autocast computes natively here, rather than converting to fp32 around each kernel:
+  // what precision 'auto' reads (lib/native/precision.ts).
+  bool nativeBf16 = false;
+  int64_t physicalCores = 0;
+};
+
 struct RuntimeInfo {
   std::string torchBuilt;  // TORCH_VERSION of the headers this binary was compiled against
   bool cudaAvailable = false;
   std::vector<CudaDevice> devices;
   int64_t cudnnVersion = -1;  // -1 when cuDNN is not available
   int threads = 0;
+  CpuInfo cpu;
   bool cudnnBenchmark = false;        // setCudnnBenchmark's process-wide setting
   std::string cudaGraphsUnavailable;  // why training steps cannot be CUDA graphs here; empty when they can
 };
 
 RuntimeInfo collectRuntimeInfo();
+// Read once: the CPU does not change under a running process.
+const CpuInfo& cpuInfo();
 
 // torch.backends.cudnn.benchmark, for the whole process: cuDNN times its convolution algorithms once
 // per input shape and keeps the fastest. A phase trains at one image size and batch size, so the

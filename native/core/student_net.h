@@ -1,5 +1,6 @@
 // The article's StudentNet, named as its PyTorch module so state_dicts move both ways:
 //   layer1 = Sequential(Conv2d(in, width, 3, padding=1), BatchNorm2d(width), ReLU(), MaxPool2d(2, 2))
+//   (forward runs the pool before an in-place ReLU: the same numbers, see student_net.cc)
 //   fc     = Linear(width * (H/2) * (W/2), numClasses)
 #pragma once
 #include <torch/torch.h>

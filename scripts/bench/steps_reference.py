@@ -41,21 +41,29 @@ def main(a):
     def batch():
         return x_host.to(device, non_blocking=tuned), y_host.to(device, non_blocking=tuned)
 
+    # Which networks run in bf16 autocast and channels-last: the teacher when tuned, both with --bf16.
+    low_teacher, low_student = tuned or a["bf16"], a["bf16"]
     teacher = torchvision.models.resnet18(num_classes=2).to(device)
-    if tuned:
+    if low_teacher:
         teacher = teacher.to(memory_format=torch.channels_last)
     student = StudentNet(2, size).to(device)
+    if low_student:
+        student = student.to(memory_format=torch.channels_last)
     fused = True if tuned else None  # None: torch.optim's default (foreach on a GPU, a loop on a CPU)
     teacher_opt = torch.optim.SGD(teacher.parameters(), lr=0.01, momentum=0.9, fused=fused)
     student_opt = torch.optim.Adam(student.parameters(), lr=1e-3, fused=fused)
     kl = nn.KLDivLoss()
     alpha, T = 0.25, 1.0
 
-    def teacher_forward(x):
-        if tuned:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tuned):
-            return teacher(x).float()
+    def low_precision(model, enabled):
+        def forward(x):
+            if enabled:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
+                return model(x).float()
+        return forward
+
+    teacher_forward, student_forward = low_precision(teacher, low_teacher), low_precision(student, low_student)
 
     def teacher_step():
         x, y = batch()
@@ -68,7 +76,7 @@ def main(a):
         x, y = batch()
         student.train()
         student_opt.zero_grad()
-        F.cross_entropy(student(x), y).backward()
+        F.cross_entropy(student_forward(x), y).backward()
         student_opt.step()
 
     def distill_step():  # the article's loop body
@@ -78,7 +86,7 @@ def main(a):
         student_opt.zero_grad()
         with torch.no_grad():
             t = teacher_forward(x)
-        s = student(x)
+        s = student_forward(x)
         loss = (1 - alpha) * F.cross_entropy(s, y) + alpha * kl(F.log_softmax(s / T, dim=1), F.softmax(t / T, dim=1))
         loss.backward()
         student_opt.step()
@@ -91,7 +99,7 @@ def main(a):
         return run
 
     rows = {"teacherStep": teacher_step, "studentStep": student_step, "distillStep": distill_step,
-            "teacher inference": inference(teacher, teacher_forward), "student inference": inference(student, student)}
+            "teacher inference": inference(teacher, teacher_forward), "student inference": inference(student, student_forward)}
     result = {name: timed(fn, a["warmup"], a["repeats"], sync) for name, fn in rows.items() if name in a["rows"]}
     print(json.dumps({"threads": torch.get_num_threads(), "torch": torch.__version__, "seconds": result}))
 
