@@ -59,6 +59,13 @@ function formatBytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
+function formatCpuBf16(cpu: Info['cpu']): string {
+  const units = [cpu.avx512Bf16 && 'AVX512-BF16', cpu.amxBf16 && 'AMX-BF16'].filter(Boolean).join(', ');
+  if (cpu.nativeBf16) return `native (${units}, oneDNN): precision 'auto' trains the teacher in bf16`;
+  const why = !units ? 'no AVX512-BF16 or AMX-BF16' : 'libtorch built without oneDNN';
+  return `emulated (${why}): precision 'auto' stays fp32`;
+}
+
 function formatInfo(i: Info): string {
   const lines = [
     `kdtorch      ${i.kdtorchVersion}`,
@@ -68,7 +75,8 @@ function formatInfo(i: Info): string {
     `CUDA usable  ${i.cudaAvailable ? 'yes' : 'no'}${i.cudnnVersion === null ? '' : `, cuDNN ${i.cudnnVersion}`}`,
     ...i.devices.map((d) => `  cuda:${d.index}     ${d.name}, ${formatBytes(d.totalMemoryBytes)}, sm ${d.capability}`),
     `CUDA graphs  ${i.cudaGraphsUnavailable === null ? 'yes' : `no: ${i.cudaGraphsUnavailable}`}`,
-    `CPU threads  ${i.threads}`,
+    `CPU          ${i.cpu.name || 'unknown'}, ${i.cpu.physicalCores} cores, ${i.threads} threads`,
+    `CPU bf16     ${formatCpuBf16(i.cpu)}`,
     `binary       ${i.binary}`,
   ];
   return lines.join('\n');

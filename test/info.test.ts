@@ -48,8 +48,14 @@ describe('kdtorch info', () => {
     expect(printed).toEqual(direct);
   });
 
-  it('prints a readable summary by default', () => {
+  it('prints a readable summary by default', async () => {
     const result = kdtorch(['info']);
+    const { cpu } = await info();
+    expect(result.stdout).toMatch(
+      cpu.nativeBf16
+        ? /^CPU bf16 {5}native \(.*oneDNN\): precision 'auto' trains the teacher in bf16$/m
+        : /^CPU bf16 {5}emulated \(.+\): precision 'auto' stays fp32$/m,
+    );
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(
       `libtorch     ${REQUIRED_TORCH_VERSION} (binary built for ${REQUIRED_TORCH_VERSION}`,

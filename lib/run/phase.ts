@@ -12,7 +12,8 @@ import { KdtorchError } from '../errors.js';
 import { type LatencyRow, measureLatency } from '../metrics/latency.js';
 import { scoreSplit, type TestReport, testReport } from '../metrics/score.js';
 import type { ModelDescription } from '../model-file.js';
-import type { Model } from '../native/model.js';
+import { releaseCpuBlockCache } from '../native/addon.js';
+import type { Model, ResolvedPrecision } from '../native/model.js';
 import { type PixelBatch, Trainer, type TrainerOptions } from '../native/trainer.js';
 import type { EpochRecord, ProgressEvent } from './progress.js';
 import type { Phase, RunFolder } from './run-folder.js';
@@ -34,6 +35,8 @@ export interface PhaseResult {
   /** Metrics of the best weights on the test split; null when the dataset has none. */
   test: TestReport | null;
   parameters: number;
+  /** What the model computed in: the config's precision with 'auto' resolved for its device. */
+  precision: ResolvedPrecision;
   /** Size of the float32 weights file. */
   weightsBytes: number;
   latency: LatencyRow[];
@@ -93,6 +96,8 @@ export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
     return await trainPhase(setup, store);
   } finally {
     store?.release();
+    // The CPU blocks a training step reused are a step's peak memory: not for an idle process to hold.
+    releaseCpuBlockCache();
   }
 }
 
@@ -135,7 +140,7 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
     phase,
     state: 'start',
     runDir: run.dir,
-    message: `${phase}: ${resumed ? `resuming at epoch ${state.epoch + 1}, batch ${state.batch + 1}; ` : ''}${dataset.splits.train.length} training images, ${dataset.val.length} validation (${validationSource(setup)}), ${phaseConfig.epochs} epochs on ${model.device}${store ? ' (training images held there)' : ''}; run folder ${run.dir}`,
+    message: `${phase}: ${resumed ? `resuming at epoch ${state.epoch + 1}, batch ${state.batch + 1}; ` : ''}${dataset.splits.train.length} training images, ${dataset.val.length} validation (${validationSource(setup)}), ${phaseConfig.epochs} epochs on ${model.device} in ${describePrecision(model.precision)}${store ? ' (training images held there)' : ''}; run folder ${run.dir}`,
   });
   while (loop.state.epoch < phaseConfig.epochs && !loop.state.stoppedEarly) {
     const trainSeconds = await trainEpoch(loop);
@@ -263,6 +268,7 @@ async function finishPhase({ setup, phaseConfig, loader, state, emit }: Loop): P
         ? await testReport(model, dataset, dataset.splits.test, phaseConfig.batchSize, config.positiveClass)
         : null,
     parameters: model.parameterCount,
+    precision: model.precision,
     weightsBytes: fs.statSync(run.best(phase)).size,
     latency: await measureLatency(model, description, config.latency.batchSizes, config.latency.repeats),
     skippedImages: loader.skipped,
@@ -284,4 +290,8 @@ function validationSource({ dataset }: Pick<PhaseSetup, 'dataset'>): string {
 function summary(result: PhaseResult): string {
   const test = result.test ? `test accuracy ${(100 * result.test.accuracy).toFixed(2)}%` : 'no test split';
   return `${result.phase}: best epoch ${result.bestEpoch}, ${test}; weights ${result.bestCheckpoint}`;
+}
+
+function describePrecision({ autocast, channelsLast }: ResolvedPrecision): string {
+  return `${autocast === 'bf16' ? 'bf16 autocast' : 'fp32'}${channelsLast ? ', channels-last' : ''}`;
 }

@@ -5,6 +5,7 @@ import { benchData } from './data.mjs';
 import { benchDistill } from './distill.mjs';
 import { benchKdGain } from './kd-gain.mjs';
 import { benchParity } from './parity.mjs';
+import { benchPrecision } from './precision.mjs';
 import { benchSteps } from './steps.mjs';
 
 const benches = {
@@ -14,6 +15,7 @@ const benches = {
   distill: benchDistill,
   compare: benchCompare,
   'kd-gain': benchKdGain,
+  precision: benchPrecision,
 };
 const [name, ...args] = process.argv.slice(2);
 if (!benches[name]) {

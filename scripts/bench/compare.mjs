@@ -47,15 +47,18 @@ async function timed(work) {
 
 /** A preset's kdtorch settings for this run: the bench's size, epochs, batch, seed and device, then `--set`. */
 function kdtorchInput(preset, data, { size, epochs, batch, seed, device }, out, overrides) {
+  // fp32 as the reference computes unless --tuned or --set say otherwise: precision 'auto' would pick bf16
+  // for the teacher on a CPU with native bf16, and the table would hold it against fp32 PyTorch.
   const phase = { epochs, batchSize: batch };
+  const fp32 = { ...phase, autocast: 'none', channelsLast: false };
   const base = {
     preset,
     device,
     seed,
     output: path.join(out, `kdtorch-${preset}`),
     data: { root: data, imageSize: size },
-    teacher: phase,
-    student: phase,
+    teacher: fp32,
+    student: fp32,
     distill: phase,
   };
   return overrides.reduce(applyOverride, base);

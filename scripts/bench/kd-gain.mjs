@@ -13,14 +13,9 @@ import { distill, openDataset, resolveConfig, trainStudent, trainTeacher } from 
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { describeMachine } from './compare.mjs';
 import { writeBenchResults } from './results-file.mjs';
+import { meanSd, pairedDifference } from './stats.mjs';
 
 const root = findPackageRoot();
-
-function meanSd(values) {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(values.length - 1, 1));
-  return { mean, sd };
-}
 
 export async function benchKdGain(args) {
   const { values } = parseArgs({
@@ -101,8 +96,11 @@ export async function benchKdGain(args) {
       const digits = key === 'valLoss' ? 4 : 2;
       const own = meanSd(rows.map((r) => pick(r)[key])).mean.toFixed(digits);
       if (pick === aloneOf) return `${own} | `;
-      const diff = meanSd(rows.map((r) => pick(r)[key] - r.alone[key]));
-      return `${own} | ${signed(diff.mean, digits)} ± ${(diff.sd / Math.sqrt(rows.length)).toFixed(digits)}`;
+      const diff = pairedDifference(
+        rows.map((r) => r.alone[key]),
+        rows.map((r) => pick(r)[key]),
+      );
+      return `${own} | ${signed(diff.mean, digits)} ± ${diff.se.toFixed(digits)}`;
     });
     return `| ${name} | ${cells.join(' | ')} |`;
   };

@@ -141,8 +141,12 @@ def step(a):
             s = model(x).float()
         if teacher is not None:
             teacher.eval()
-            with torch.no_grad():
-                t = teacher(x)
+            t_spec = a["teacher"]
+            xt = x
+            if t_spec.get("channelsLast"):
+                teacher, xt = teacher.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=t_spec.get("autocast") == "bf16"):
+                t = teacher(xt).float()
             loss, _, _ = reference_loss(s, t, y, a["loss"])
         else:
             loss = cross_entropy(s, y, a["loss"])
@@ -160,6 +164,13 @@ def compare(a):
         return {"sameKeys": False, "onlyA": sorted(set(x) - set(y)), "onlyB": sorted(set(y) - set(x))}
     diffs = {k: (x[k].double() - y[k].double()).abs().max().item() if x[k].numel() else 0.0 for k in x}
     return {"sameKeys": True, "maxAbsDiff": max(diffs.values()), "perKey": diffs}
+
+
+def cpu(a):
+    """What PyTorch reads of this CPU: the flags kdtorch's info().cpu reports."""
+    flags = torch._C._cpu._get_cpu_capability()
+    return {"avx512Bf16": bool(flags["avx512_bf16"]), "amxBf16": bool(flags["amx_bf16"]),
+            "onednn": torch.backends.mkldnn.is_available(), "name": flags["cpu_name"]}
 
 
 def stats(a):
@@ -204,5 +215,5 @@ if __name__ == "__main__":
     torch.set_num_threads(int(json.loads(sys.argv[2]).get("threads", torch.get_num_threads())))
     command = {"make-weights": make_weights, "make-batch": make_batch, "forward": forward, "step": step,
                "compare": compare, "loss-grad": loss_grad, "stats": stats, "schedule": schedule,
-               "classify": classify}[sys.argv[1]]
+               "classify": classify, "cpu": cpu}[sys.argv[1]]
     print(json.dumps(command(json.loads(sys.argv[2]))))
