@@ -4,7 +4,14 @@
 import { z } from 'zod';
 import { KdtorchError } from './errors.js';
 import { readSafetensorsMetadata } from './native/addon.js';
-import { type Model, NETWORK_DEFAULTS, type ResNet18Options, resnet18, studentNet } from './native/model.js';
+import {
+  type Model,
+  NETWORK_DEFAULTS,
+  type Precision,
+  type ResNet18Options,
+  resnet18,
+  studentNet,
+} from './native/model.js';
 
 const descriptionSchema = z
   .object({
@@ -65,9 +72,18 @@ export async function readDescription(file: string): Promise<ModelDescription> {
 }
 
 /** Loads a model saved by a kdtorch run (strictly: every tensor must match). */
-export async function loadModel(file: string, options: { device?: string } = {}): Promise<DescribedModel> {
+export interface LoadModelOptions {
+  device?: string;
+  /** Precision per architecture (default fp32): evaluate() passes its config's, so a model scores as it trained. */
+  precision?: Partial<Record<ModelDescription['architecture'], Precision>>;
+}
+
+export async function loadModel(file: string, options: LoadModelOptions = {}): Promise<DescribedModel> {
   const description = await readDescription(file);
-  const model = await createModel(description, { device: options.device ?? 'cpu' });
+  const model = await createModel(description, {
+    device: options.device ?? 'cpu',
+    ...options.precision?.[description.architecture],
+  });
   await model.loadWeights(file);
   await model.eval();
   return { model, description };

@@ -17,12 +17,13 @@ describe('native calls run off the JS thread', () => {
     expect(ticks).toBeGreaterThan(elapsedMs / 10);
   });
 
-  it('turns a c10::Error into a rejected KdtorchError with libtorch’s message', async () => {
-    // 2^21 squared floats is 16 TiB: libtorch's allocator throws c10::Error, which must not crash the process.
+  it('turns an allocation libtorch cannot make into a rejected E_OUT_OF_MEMORY KdtorchError', async () => {
+    // 2^21 squared floats is 16 TiB: kdtorch's CPU allocator (cpu_block_cache) throws c10::OutOfMemoryError,
+    // which must not crash the process.
     const error = await checkDevice({ device: 'cpu', size: 2 ** 21 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KdtorchError);
-    expect(error).toMatchObject({ code: 'E_TORCH' });
-    expect((error as Error).message).toMatch(/DefaultCPUAllocator: can't allocate memory/);
+    expect(error).toMatchObject({ code: 'E_OUT_OF_MEMORY' });
+    expect((error as Error).message).toMatch(/CPU out of memory: could not map 17592186044416 bytes/);
     expect((error as Error).message).not.toMatch(/Exception raised from/);
   });
 

@@ -32,7 +32,15 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
   const split = input.split ?? 'test';
   const config = resolveConfig(input.config, 'evaluate');
   const described =
-    typeof input.model === 'string' ? await loadModel(input.model, { device: config.device }) : input.model;
+    typeof input.model === 'string'
+      ? await loadModel(input.model, {
+          device: config.device,
+          precision: {
+            resnet18: { autocast: config.teacher.autocast, channelsLast: config.teacher.channelsLast },
+            studentNet: { autocast: config.student.autocast, channelsLast: config.student.channelsLast },
+          },
+        })
+      : input.model;
   // The model's input contract wins over the config's data settings.
   const { imageSize, channels, mean, std } = described.description;
   config.data = { ...config.data, imageSize, channels, mean, std };
