@@ -31,6 +31,14 @@ async function logitsBothWays(options: { channelsLast?: boolean; autocast?: 'bf1
   return { ours, theirs };
 }
 
+/** kdtorch's bf16 weights after a step are PyTorch's bf16 step's, far closer to them than bf16 is to fp32. */
+function expectBf16StepOfPyTorch(ours: string, theirsBf16: string, theirsFp32: string) {
+  const same = reference<{ maxAbsDiff: number }>('compare', { a: ours, b: theirsBf16 }).maxAbsDiff;
+  const precisionGap = reference<{ maxAbsDiff: number }>('compare', { a: theirsBf16, b: theirsFp32 }).maxAbsDiff;
+  expect(precisionGap).toBeGreaterThan(1e-5);
+  expect(same).toBeLessThanOrEqual(precisionGap / 10);
+}
+
 describe('precision and memory format', () => {
   it('channels-last gives PyTorch’s channels-last logits to 1e-4', async () => {
     const { ours, theirs } = await logitsBothWays({ channelsLast: true });
@@ -76,11 +84,7 @@ describe('precision and memory format', () => {
     const oursBf16 = await step(bf16);
     const theirsBf16 = theirs(bf16, path.join(dir, 's-bf16-theirs.safetensors'));
     const theirsFp32 = theirs({}, path.join(dir, 's-fp32-theirs.safetensors'));
-    const same = reference<{ maxAbsDiff: number }>('compare', { a: oursBf16, b: theirsBf16 }).maxAbsDiff;
-    const precisionGap = reference<{ maxAbsDiff: number }>('compare', { a: theirsBf16, b: theirsFp32 }).maxAbsDiff;
-    // kdtorch's bf16 step is PyTorch's bf16 step, far closer to it than bf16 is to fp32.
-    expect(precisionGap).toBeGreaterThan(1e-5);
-    expect(same).toBeLessThanOrEqual(precisionGap / 10);
+    expectBf16StepOfPyTorch(oursBf16, theirsBf16, theirsFp32);
   });
 
   it('distils in bf16 + channels-last, teacher and student, as PyTorch does', async () => {
@@ -116,10 +120,7 @@ describe('precision and memory format', () => {
     const oursBf16 = await ours();
     const theirsBf16 = theirs(bf16, path.join(dir, 'kd-bf16-theirs.safetensors'));
     const theirsFp32 = theirs({}, path.join(dir, 'kd-fp32-theirs.safetensors'));
-    const same = reference<{ maxAbsDiff: number }>('compare', { a: oursBf16, b: theirsBf16 }).maxAbsDiff;
-    const precisionGap = reference<{ maxAbsDiff: number }>('compare', { a: theirsBf16, b: theirsFp32 }).maxAbsDiff;
-    expect(precisionGap).toBeGreaterThan(1e-5);
-    expect(same).toBeLessThanOrEqual(precisionGap / 10);
+    expectBf16StepOfPyTorch(oursBf16, theirsBf16, theirsFp32);
   });
 
   it("reads the CPU's bf16 support as PyTorch does, and 'auto' picks bf16 + channels-last for the teacher only there", async () => {
