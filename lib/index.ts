@@ -24,7 +24,13 @@ export { type ClassificationMetrics, classificationMetrics, rocAuc } from './met
 export type { LatencyRow } from './metrics/latency.js';
 export type { TestReport } from './metrics/score.js';
 export { type DescribedModel, loadModel, type ModelDescription } from './model-file.js';
-export { cpuBlockCache, distillationLoss, releaseCpuBlockCache, setCudnnBenchmark } from './native/addon.js';
+export {
+  augmentPixels,
+  cpuBlockCache,
+  distillationLoss,
+  releaseCpuBlockCache,
+  setCudnnBenchmark,
+} from './native/addon.js';
 export type { Batch, PixelBatch, PixelData, TensorData } from './native/batch.js';
 export { Evaluation, type EvaluationSums } from './native/evaluation.js';
 export { type CheckDeviceOptions, checkDevice, type Info, info } from './native/info.js';
@@ -48,7 +54,14 @@ export {
   Trainer,
   type TrainerOptions,
 } from './native/trainer.js';
-export type { CpuBlockCacheStats, DeviceCheck, LossWithGradient, NativeCpuInfo } from './native/wire.js';
+export type {
+  CpuBlockCacheStats,
+  DeviceCheck,
+  LossWithGradient,
+  NativeAugmentSpec,
+  NativeCpuInfo,
+  NativeViewParams,
+} from './native/wire.js';
 export type { PhaseResult } from './run/phase.js';
 export { type BatchProgress, consoleProgress, type EpochRecord, type ProgressEvent } from './run/progress.js';
 export type { Phase } from './run/run-folder.js';

@@ -1,5 +1,6 @@
 // The teacher-output cache is exact: distilling from cached teacher logits gives the losses and
-// weights that running the teacher every step gives, and a second distillation reuses the file.
+// weights that running the teacher every step gives — over K augmented views per image, and over the
+// image and its flip without augmentation — and a second distillation reuses the file.
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,8 +20,9 @@ beforeAll(async () => {
 
 // SGD, not Adam: the student's conv bias has an exactly-zero gradient (BatchNorm follows it), and
 // Adam would scale the rounding noise of two equal computations up to ±lr per step.
-const distillConfig = (output: string, teacherCache: boolean, more = {}) =>
+const distillConfig = (output: string, teacherCache: boolean, more = {}, dataMore = {}) =>
   tinyConfig(data, output, {
+    data: dataMore,
     distill: {
       teacher: teacherFile,
       teacherCache,
@@ -30,16 +32,20 @@ const distillConfig = (output: string, teacherCache: boolean, more = {}) =>
     },
   });
 
+/** The quick preset's augmentation switched off: the flip is all that changes an image. */
+const FLIP_ONLY = { augment: { resizedCrop: false, affine: false, colorJitter: false } } as const;
+
 describe('teacher-output cache', () => {
-  it('gives the losses and weights of running the teacher every step (flips included)', async () => {
-    const live = await distill(distillConfig(tempDir('live'), false));
-    const cached = await distill(distillConfig(tempDir('cached'), true));
+  const cases = [
+    { name: '3 augmented views per image', views: 3, data: {} },
+    { name: 'no augmentation: the image and its flip', views: 2, data: FLIP_ONLY },
+  ];
+  it.each(cases)('gives the losses and weights of running the teacher every step: $name', async ({ views, data }) => {
+    const live = await distill(distillConfig(tempDir('live'), false, { teacherViews: 3 }, data));
+    const cached = await distill(distillConfig(tempDir('cached'), true, { teacherViews: 3 }, data));
     expect(live.teacherOutputs).toBeNull();
-    expect(cached.teacherOutputs).toMatchObject({
-      source: 'computed',
-      views: 2,
-      images: live.history.length ? expect.any(Number) : 0,
-    });
+    expect(cached.teacherOutputs).toMatchObject({ source: 'computed', views });
+    expect(cached.teacherOutputs?.bytes).toBe((cached.teacherOutputs?.images as number) * views * 2 * 4);
     for (const [a, b] of live.history.map((h, i) => [h, cached.history[i]] as const)) {
       expect(b?.trainLoss).toBeCloseTo(a.trainLoss, 5);
       expect(b?.valLoss).toBeCloseTo(a.valLoss, 5);
@@ -53,11 +59,21 @@ describe('teacher-output cache', () => {
     expect(diff.maxAbsDiff).toBeLessThan(1e-5);
   }, 60_000);
 
+  it("with 'live' views, runs the teacher on a fresh view each epoch", async () => {
+    const events: ProgressEvent[] = [];
+    const r = await distill(distillConfig(tempDir('fresh'), true, { teacherViews: 'live', epochs: 1 }), {
+      onProgress: (e) => events.push(e),
+    });
+    expect(r.teacherOutputs).toBeNull();
+    expect(events.some((e) => e.type === 'phase' && e.message.includes('teacher outputs'))).toBe(false);
+  }, 60_000);
+
   it('is saved beside the teacher and reused by a distillation with another alpha and temperature', async () => {
     const first = (await distill(distillConfig(tempDir('first'), true))) as PhaseResult;
     const file = first.teacherOutputs?.file as string;
     expect(path.dirname(file)).toBe(path.join(path.dirname(teacherFile), 'teacher-outputs'));
-    expect(fs.statSync(file).size).toBe((first.teacherOutputs?.images as number) * 2 * 2 * 4);
+    // images × views (the preset's teacherViews) × classes × float32
+    expect(fs.statSync(file).size).toBe((first.teacherOutputs?.images as number) * 4 * 2 * 4);
     const events: ProgressEvent[] = [];
     const second = await distill(distillConfig(tempDir('second'), true, { alpha: 0.7, temperature: 4 }), {
       onProgress: (e) => events.push(e),
@@ -66,9 +82,12 @@ describe('teacher-output cache', () => {
     expect(events.some((e) => e.type === 'phase' && e.message.includes(`read from ${file}`))).toBe(true);
   }, 60_000);
 
-  it('keeps one view when there is no flip', async () => {
+  it('keeps one view when nothing changes an image', async () => {
     const r = await distill(
-      tinyConfig(data, tempDir('noflip'), { data: { hflip: 0 }, distill: { teacher: teacherFile, epochs: 1 } }),
+      tinyConfig(data, tempDir('noflip'), {
+        data: { ...FLIP_ONLY, hflip: 0 },
+        distill: { teacher: teacherFile, epochs: 1 },
+      }),
     );
     expect(r.teacherOutputs?.views).toBe(1);
   }, 60_000);

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { resolveConfig } from '../config/resolve.js';
 import type { Config, ConfigInput, PhaseConfig } from '../config/schema.js';
+import { nativeAugmentSpec } from '../data/augment.js';
 import { classWeights, type Dataset, openDataset } from '../data/dataset.js';
 import { splitRecord } from '../data/splits.js';
 import { KdtorchError } from '../errors.js';
@@ -170,7 +171,9 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
       { field: 'distill.teacher' },
     );
   }
-  if (!c.distill.teacherCache) {
+  // Fresh views every epoch cannot be cached: the teacher runs on each batch.
+  const liveViews = c.distill.teacherViews === 'live' && nativeAugmentSpec(c.data.augment) !== null;
+  if (!c.distill.teacherCache || liveViews) {
     return finish(run, await studentPhase(run, c, dataset, options, { kind: 'live teacher', teacher: teacher.model }));
   }
   const outputs = await TeacherOutputs.load(
@@ -180,6 +183,7 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
     dataset.splits.train,
     c.distill.batchSize,
     teacherFile ? path.join(path.dirname(teacherFile), 'teacher-outputs') : null,
+    { seed: c.seed, augmentedViews: c.distill.teacherViews === 'live' ? 1 : c.distill.teacherViews },
   );
   const { info } = outputs;
   options.onProgress?.({
@@ -187,7 +191,7 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
     phase: 'distill',
     state: 'start',
     runDir: run.dir,
-    message: `distill: teacher outputs for ${info.images} images × ${info.views} view(s) ${info.source === 'file' ? `read from ${info.file}` : `computed in ${info.seconds.toFixed(1)} s${info.file ? `, saved to ${info.file}` : ''}`}`,
+    message: `distill: teacher outputs for ${info.images} images × ${info.views} view(s) (${(info.bytes / 1e6).toFixed(1)} MB) ${info.source === 'file' ? `read from ${info.file}` : `computed in ${info.seconds.toFixed(1)} s${info.file ? `, saved to ${info.file}` : ''}`}`,
   });
   return finish(run, await studentPhase(run, c, dataset, options, { kind: 'cached teacher', outputs }));
 }

@@ -53,6 +53,87 @@ const lrScaling = z.union(
   { error: "use false, or { rule: 'linear' | 'sqrt', referenceBatchSize: the batch size optimizer.lr is for }" },
 );
 
+/** [low, high] with low ≤ high, each within `within`. */
+function range(within: z.ZodNumber) {
+  return z
+    .tuple([within, within])
+    .refine(([low, high]) => low <= high, { message: 'use [low, high] with low ≤ high' }) as z.ZodType<
+    [number, number]
+  >;
+}
+
+const off = z.literal(false);
+
+/**
+ * Training augmentation, with torchvision.transforms.v2's parameters and meanings, run natively on the
+ * model's device (native/core/augment.h); applied in this order after the flip, false leaves a transform out.
+ */
+const augment = z
+  .object({
+    /** RandomResizedCrop back to imageSize: `scale` is the share of the area kept, `ratio` the width/height range. */
+    resizedCrop: z.union(
+      [off, z.object({ scale: range(z.number().gt(0).max(1)), ratio: range(z.number().positive()) }).strict()],
+      {
+        error: 'use false, or { scale: [low, high] within (0, 1], ratio: [low, high] > 0 }',
+      },
+    ),
+    /** RandomAffine: rotation in ±degrees, shift up to translate × the size, zoom in `scale`, shear in ±shear degrees along x ([x0, x1, y0, y1]: both axes). */
+    affine: z.union(
+      [
+        off,
+        z
+          .object({
+            degrees: z.number().min(0).max(180),
+            translate: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]),
+            scale: range(z.number().positive()),
+            shear: z.union([
+              z.number().min(0).lt(90),
+              range(z.number().gt(-90).lt(90)),
+              z.tuple([
+                z.number().gt(-90).lt(90),
+                z.number().gt(-90).lt(90),
+                z.number().gt(-90).lt(90),
+                z.number().gt(-90).lt(90),
+              ]),
+            ]),
+          })
+          .strict(),
+      ],
+      { error: 'use false, or { degrees, translate: [x, y] shares, scale: [low, high], shear: degrees }' },
+    ),
+    /** RandomRotation: an angle in ±degrees. */
+    rotation: z.union([off, z.number().positive().max(180)], {
+      error: 'use false, or the largest angle in degrees (0, 180]',
+    }),
+    /** ColorJitter: each factor in [max(0, 1 − v), 1 + v], applied in a random order; 0 leaves one out (saturation needs RGB). */
+    colorJitter: z.union(
+      [
+        off,
+        z
+          .object({ brightness: z.number().min(0), contrast: z.number().min(0), saturation: z.number().min(0) })
+          .strict(),
+      ],
+      { error: 'use false, or { brightness, contrast, saturation } ≥ 0' },
+    ),
+    /** RandomErasing after normalising (value 0): with probability p, a rectangle of `scale` × the area and width/height ratio in `ratio`. */
+    erasing: z.union(
+      [
+        off,
+        z
+          .object({
+            p: z.number().min(0).max(1),
+            scale: range(z.number().gt(0).lt(1)),
+            ratio: range(z.number().positive()),
+          })
+          .strict(),
+      ],
+      { error: 'use false, or { p: probability, scale: [low, high] within (0, 1), ratio: [low, high] > 0 }' },
+    ),
+    /** How affine and rotation resample: 'bilinear', or torchvision's default 'nearest'. */
+    interpolation: z.enum(['bilinear', 'nearest']),
+  })
+  .strict();
+
 /** What every training phase has. */
 const phaseFields = {
   epochs: positiveInt,
@@ -90,6 +171,7 @@ export const configSchema = z
           .refine((n) => n % 2 === 0, 'must be even: the student pools by 2'),
         channels: z.union([z.literal(1), z.literal(3)], { error: 'use 1 (grey) or 3 (RGB)' }),
         hflip: z.number().min(0).max(1),
+        augment,
         /** Where validation comes from: 'val' (the folder's, or carved from train) or 'test' (the article's fault). */
         validateOn: z.enum(['val', 'test']),
         /** Share of each class moved from train to validation when the folder has no usable val/ split. */
@@ -144,6 +226,10 @@ export const configSchema = z
         teacher: z.string().min(1).nullable(),
         /** Compute the teacher's outputs once per image and view instead of every step (exact; lib/run/teacher-outputs.ts). */
         teacherCache: z.boolean(),
+        /** With data.augment: each image has K fixed augmented views (a function of seed, image and k), of which each epoch draws one, so teacherCache can hold the teacher's logits for all of them; 'live': a fresh view every epoch, the teacher run every step. */
+        teacherViews: z.union([z.number().int().min(1).max(64), z.literal('live')], {
+          error: "use a number of views per image (1 to 64), or 'live'",
+        }),
       })
       .strict(),
     latency: z

@@ -1,10 +1,13 @@
 // Batches for the training steps: a seeded shuffle per epoch, images from the decode cache (decoded
 // in parallel on libuv's pool the first time), copied as uint8 into one [N, H, W, C] buffer per batch
-// with a seeded horizontal-flip flag per image. Flipping and normalisation happen natively on the
-// model's device (native/core/image_batch.cc). The next batches are prepared while a step runs.
+// with a seeded horizontal-flip flag per image and, with augmentation, a view seed per image (augment.ts).
+// Flipping, augmentation and normalisation happen natively on the model's device
+// (native/core/image_batch.cc). The next batches are prepared while a step runs.
 import os from 'node:os';
 import { KdtorchError } from '../errors.js';
 import type { PixelBatch } from '../native/batch.js';
+import type { NativeAugmentSpec } from '../native/wire.js';
+import { pickView, type ViewCount, viewFlip, viewSeed } from './augment.js';
 import type { DecodeCache } from './decode-cache.js';
 import type { Sample } from './image-folder.js';
 import type { PixelStore } from './pixel-store.js';
@@ -21,6 +24,11 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /** Probability of a horizontal flip per image (RandomHorizontalFlip). Default 0. */
   hflip?: number;
+  /**
+   * Serve each image in one of its views (augment.ts): the transform (null: the flip only) and how many
+   * views an image has. Without it, flips are drawn per epoch and nothing else changes the pixels.
+   */
+  augment?: { spec: NativeAugmentSpec | null; views: ViewCount };
   /** Per-channel mean and std of the normalisation; ImageNet's by default. */
   mean?: number[];
   std?: number[];
@@ -35,6 +43,14 @@ export interface LoaderOptions {
    * same array) on the model's device, so no pixels are copied per batch.
    */
   store?: PixelStore;
+}
+
+/** One batch as an epoch plans it: its samples, their flips and (with augmentation) their views. */
+interface Group {
+  samples: Sample[];
+  flip: boolean[];
+  views?: number[];
+  seeds?: number[];
 }
 
 export interface SkippedImage {
@@ -109,24 +125,36 @@ export class DataLoader {
   }
 
   /**
-   * One epoch's batches; `epoch` picks the shuffle and the flips, so epochs are reproducible.
+   * One epoch's batches; `epoch` picks the shuffle, the flips and the views, so epochs are reproducible.
    * `fromBatch` skips the first batches without decoding them: a resumed run continues mid-epoch.
+   * `view` serves every image in that view (of options.augment), as the teacher-output cache needs.
    */
-  async *epoch(epoch: number, fromBatch = 0): AsyncGenerator<PixelBatch> {
-    const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2 } = this.options;
+  async *epoch(epoch: number, fromBatch = 0, view?: number): AsyncGenerator<PixelBatch> {
+    const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2, hflip = 0, augment } = this.options;
     const order = shuffle ? shuffled(this.samples, streamRandom(seed, epoch)) : [...this.samples];
     const flips = streamRandom(seed ^ 0x5f3759df, epoch);
-    const groups: { samples: Sample[]; flip: boolean[] }[] = [];
+    const groups: Group[] = [];
     for (let start = 0; start < order.length; start += batchSize) {
       const samples = order.slice(start, start + batchSize);
       if (dropLast && samples.length < batchSize) break;
-      groups.push({ samples, flip: samples.map(() => flips() < (this.options.hflip ?? 0)) });
+      if (!augment) {
+        groups.push({ samples, flip: samples.map(() => flips() < hflip) });
+        continue;
+      }
+      const positions = samples.map((sample) => this.positions.get(sample) as number);
+      const views = positions.map((p) => view ?? pickView(seed, epoch, p, augment.views));
+      groups.push({
+        samples,
+        flip: positions.map((p, i) => viewFlip(seed, p, views[i] as number, hflip)),
+        views,
+        seeds: positions.map((p, i) => viewSeed(seed, p, views[i] as number)),
+      });
     }
     const pending: Promise<PixelBatch | undefined>[] = [];
     let next = fromBatch;
     const fill = () => {
       while (next < groups.length && pending.length <= prefetch) {
-        const batch = this.assemble(groups[next++] as (typeof groups)[0]);
+        const batch = this.assemble(groups[next++] as Group);
         // A prefetched batch may fail before its turn; its error is rethrown when it is awaited.
         batch.catch(() => undefined);
         pending.push(batch);
@@ -144,7 +172,7 @@ export class DataLoader {
     }
   }
 
-  private async assemble({ samples, flip }: { samples: Sample[]; flip: boolean[] }): Promise<PixelBatch | undefined> {
+  private async assemble({ samples, flip, views, seeds }: Group): Promise<PixelBatch | undefined> {
     const decoded = await this.decodeAll(samples);
     const kept = samples.map((_, i) => i).filter((i) => decoded[i] !== undefined);
     if (kept.length === 0) return undefined;
@@ -156,6 +184,10 @@ export class DataLoader {
       flip: Uint8Array.from(kept, (i) => (flip[i] ? 1 : 0)),
       mean: this.options.mean ?? IMAGENET_MEAN,
       std: this.options.std ?? IMAGENET_STD,
+      ...(views ? { views: Uint32Array.from(kept, (i) => views[i] as number) } : {}),
+      ...(seeds && this.options.augment?.spec
+        ? { augment: { spec: this.options.augment.spec, seeds: Uint32Array.from(kept, (i) => seeds[i] as number) } }
+        : {}),
     };
     const store = this.options.store;
     // A store's rows are the loader's sample positions, which `indices` already holds.

@@ -3,6 +3,7 @@
 
 import type { Config, PhaseConfig } from '../config/schema.js';
 import { KdtorchError } from '../errors.js';
+import { nativeAugmentSpec, type ViewCount } from './augment.js';
 import { DataLoader } from './data-loader.js';
 import type { DecodeOptions } from './decode.js';
 import { DecodeCache } from './decode-cache.js';
@@ -41,11 +42,22 @@ export async function openDataset(
   return { splits, val: data.validateOn === 'test' ? splits.test : splits.val, cache, data };
 }
 
-/** Training batches for one phase: seeded shuffle and flips; from `store` when given (data.deviceCache). */
-export function trainLoader(dataset: Dataset, phase: PhaseConfig, seed: number, store?: PixelStore): DataLoader {
+/**
+ * Training batches for one phase: seeded shuffle, flips and views (data.augment: `views` per image, or
+ * 'live', a fresh one each epoch); from `store` when given (data.deviceCache).
+ */
+export function trainLoader(
+  dataset: Dataset,
+  phase: PhaseConfig,
+  seed: number,
+  store?: PixelStore,
+  views: ViewCount = 'live',
+): DataLoader {
   const { train } = dataset.splits;
+  const spec = nativeAugmentSpec(dataset.data.augment);
   return new DataLoader(train, dataset.cache, {
     ...(store ? { store } : {}),
+    ...(spec ? { augment: { spec, views } } : {}),
     batchSize: phase.batchSize,
     shuffle: true,
     seed,
@@ -63,6 +75,21 @@ export function evalLoader(dataset: Dataset, samples: Sample[], batchSize: numbe
   return new DataLoader(samples, dataset.cache, {
     batchSize,
     shuffle: false,
+    mean: dataset.data.mean,
+    std: dataset.data.std,
+    onBadImage: dataset.data.onBadImage,
+  });
+}
+
+/** The training images in order, each in the view `epoch(0, 0, k)` names: what the teacher-output cache computes. */
+export function viewLoader(dataset: Dataset, samples: readonly Sample[], batchSize: number, seed: number): DataLoader {
+  const spec = nativeAugmentSpec(dataset.data.augment);
+  return new DataLoader(samples, dataset.cache, {
+    batchSize,
+    shuffle: false,
+    seed,
+    hflip: dataset.data.hflip,
+    ...(spec ? { augment: { spec, views: 'live' } } : {}),
     mean: dataset.data.mean,
     std: dataset.data.std,
     onBadImage: dataset.data.onBadImage,

@@ -12,9 +12,11 @@ import type {
   NativeLossSpec,
   NativeModel,
   NativeModelSpec,
+  NativePixelOptions,
   NativePixelStore,
   NativeTrainer,
   NativeTrainerSpec,
+  NativeViewParams,
 } from './wire.js';
 
 let loaded: LoadedAddon | undefined;
@@ -118,6 +120,22 @@ export function createNativePixelStore(
   spec: { count: number; height: number; width: number; channels: number },
 ): Promise<NativePixelStore> {
   return call(() => native().addon.createPixelStore(model, spec));
+}
+
+/**
+ * The augmented views of uint8 NHWC pixels, float N×C×H×W in pixel units (before normalising), with the
+ * parameters each image drew (native/core/augment.h). On the CPU, on the calling thread: for looking at views.
+ */
+export function augmentPixels(
+  pixels: Uint8Array,
+  shape: number[],
+  options: NativePixelOptions & { augment: NonNullable<NativePixelOptions['augment']> },
+): { images: Float32Array; views: NativeViewParams[] } {
+  try {
+    return native().addon.augmentPixels(pixels, shape, options);
+  } catch (error) {
+    throw toKdtorchError(error);
+  }
 }
 
 /** A safetensors file's `__metadata__`, read and checked by the native weights reader (native/core/safetensors.h). */

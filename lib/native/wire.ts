@@ -99,13 +99,51 @@ export interface NativePixelStore {
   readonly byteLength: number;
 }
 
-/** How uint8 NHWC pixels become the network's input on its device: flip per image, then (x/255 - mean) / std. */
+/** The augmentation native/core/augment.h runs; a transform left out is off (lib/data/augment.ts builds it). */
+export interface NativeAugmentSpec {
+  resizedCrop?: { scale: [number, number]; ratio: [number, number] };
+  affine?: {
+    degrees: number;
+    translate: [number, number];
+    scale: [number, number];
+    shearX: [number, number];
+    shearY: [number, number];
+  };
+  rotation?: { degrees: number };
+  colorJitter?: { brightness: number; contrast: number; saturation: number };
+  erasing?: { p: number; scale: [number, number]; ratio: [number, number] };
+  interpolation: 'bilinear' | 'nearest';
+}
+
+/** One image's sampled view, with torchvision.transforms.v2.functional's parameters. */
+export interface NativeViewParams {
+  /** top, left, height, width of the resized crop */
+  crop: [number, number, number, number];
+  /** F.affine: degrees clockwise, pixels, factor, degrees */
+  angle: number;
+  translate: [number, number];
+  scale: number;
+  shear: [number, number];
+  /** F.rotate: degrees counter-clockwise */
+  rotation: number;
+  brightness: number;
+  contrast: number;
+  saturation: number;
+  /** The order of the colour adjustments: 0 brightness, 1 contrast, 2 saturation. */
+  colorOrder: [number, number, number];
+  /** top, left, height, width; height 0: nothing erased */
+  erase: [number, number, number, number];
+}
+
+/** How uint8 NHWC pixels become the network's input on its device: flip, augment, then (x/255 - mean) / std. */
 export interface NativePixelOptions {
   flip: Uint8Array;
   mean: number[];
   std: number[];
   /** With a NativePixelStore as the images: which of its rows the batch is. */
   rows?: Int32Array;
+  /** Each image's view: its parameters are drawn from its seed. */
+  augment?: { spec: NativeAugmentSpec; seeds: Uint32Array };
 }
 
 /** The (images, shape, pixel options) arguments every native call on images takes. */
@@ -234,4 +272,9 @@ export interface Addon {
   ): Promise<Buffer | null>;
   /** The `__metadata__` object of a safetensors file's header, checked as loadWeights checks it. */
   readSafetensorsMetadata(path: string): Promise<Record<string, string>>;
+  augmentPixels(
+    pixels: Uint8Array,
+    shape: number[],
+    options: NativePixelOptions,
+  ): { images: Float32Array; views: NativeViewParams[] };
 }

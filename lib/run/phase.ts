@@ -116,7 +116,8 @@ interface Loop {
 async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Promise<PhaseResult> {
   const { phase, run, dataset, model } = setup;
   const phaseConfig: PhaseConfig = run.config[phase];
-  const loader = trainLoader(dataset, phaseConfig, run.config.seed, store);
+  const views = phase === 'distill' ? run.config.distill.teacherViews : 'live';
+  const loader = trainLoader(dataset, phaseConfig, run.config.seed, store, views);
   const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, loader.batchCount);
   const trainer = await Trainer.create(model, { ...setup.trainer, schedule });
   const checkpoint = run.checkpoint(phase);

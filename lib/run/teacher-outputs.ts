@@ -1,14 +1,16 @@
-// The exact teacher-output cache. The training transform is a fixed resize plus an optional
-// horizontal flip, so each image has at most two views; the teacher runs in eval mode without
-// randomness, so its logits for a view never change. They are computed once per view, before
-// the first epoch, and every distillation step then costs a student step. The file is keyed by the
-// teacher's weights, the images and the transform, and sits beside the teacher's weights, so other
-// distillations of that teacher (another α or T) reuse it.
+// The exact teacher-output cache. Each training image has a fixed set of views: with data.augment,
+// distill.teacherViews K views, view k a pure function of (seed, image, k) (lib/data/augment.ts); without
+// it, the image and its horizontal flip. The teacher runs in eval mode without randomness, so its
+// logits for a view never change: they are computed once per view, before the first epoch, and every
+// distillation step then costs a student step, the teacher and the student seeing the same pixels.
+// The file is keyed by the teacher's weights, the images, the transform and the views, and sits beside
+// the teacher's weights, so other distillations of that teacher (another α or T) reuse it.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../atomic-write.js';
-import { type Dataset, evalLoader } from '../data/dataset.js';
+import { nativeAugmentSpec } from '../data/augment.js';
+import { type Dataset, evalLoader, viewLoader } from '../data/dataset.js';
 import { DECODE_SETTINGS } from '../data/decode.js';
 import type { Sample } from '../data/image-folder.js';
 import type { PixelBatch } from '../native/batch.js';
@@ -20,6 +22,8 @@ export interface TeacherOutputsInfo {
   file: string | null;
   views: number;
   images: number;
+  /** The file's size: images × views × classes float32. */
+  bytes: number;
   seconds: number;
 }
 
@@ -32,14 +36,15 @@ export class TeacherOutputs {
     readonly info: TeacherOutputsInfo,
   ) {}
 
-  /** The teacher's logits for a batch's images, each in the view (flipped or not) the batch holds. */
+  /** The teacher's logits for a batch's images, each in the view (augmented, or flipped or not) the batch holds. */
   forBatch(batch: PixelBatch): Float32Array {
-    const { indices, flip } = batch;
+    const { indices, flip, views } = batch;
     if (!indices) throw new Error('teacher outputs need batches from a DataLoader (with indices)');
     const c = this.classes;
     const out = new Float32Array(indices.length * c);
     for (let n = 0; n < indices.length; n++) {
-      const view = this.views > 1 && flip?.[n] ? 1 : 0;
+      const view = views ? (views[n] as number) : this.views > 1 && flip?.[n] ? 1 : 0;
+      if (view >= this.views) throw new Error(`view ${view} is not among the ${this.views} cached`);
       const at = ((indices[n] as number) * this.views + view) * c;
       out.set(this.logits.subarray(at, at + c), n * c);
     }
@@ -47,9 +52,10 @@ export class TeacherOutputs {
   }
 
   /**
-   * Reads the outputs from `directory` when a file for this teacher, these images and this
-   * transform is there; otherwise runs the teacher over every view and saves them there.
+   * Reads the outputs from `directory` when a file for this teacher, these images and these views is
+   * there; otherwise runs the teacher over every view and saves them there.
    * @param teacherFile the teacher's weights file, hashed into the key (null: nothing is saved)
+   * @param augmentedViews with data.augment, the views per image (distill.teacherViews)
    */
   static async load(
     teacher: Model,
@@ -58,18 +64,22 @@ export class TeacherOutputs {
     samples: readonly Sample[],
     batchSize: number,
     directory: string | null,
+    { seed, augmentedViews }: { seed: number; augmentedViews: number },
   ): Promise<TeacherOutputs> {
     const started = performance.now();
-    const views = dataset.data.hflip > 0 ? 2 : 1;
+    const augmented = nativeAugmentSpec(dataset.data.augment) !== null;
+    const views = augmented ? augmentedViews : dataset.data.hflip > 0 ? 2 : 1;
     const classes = dataset.splits.classes.length;
     const expected = samples.length * views * classes;
+    const key = { views, ...(augmented ? { seed, augment: dataset.data.augment, hflip: dataset.data.hflip } : {}) };
     const file =
-      teacherFile && directory ? path.join(directory, `${cacheKey(teacherFile, dataset, samples, views)}.f32`) : null;
+      teacherFile && directory ? path.join(directory, `${cacheKey(teacherFile, dataset, samples, key)}.f32`) : null;
     const info = (source: TeacherOutputsInfo['source']): TeacherOutputsInfo => ({
       source,
       file,
       views,
       images: samples.length,
+      bytes: expected * 4,
       seconds: (performance.now() - started) / 1000,
     });
     if (file && fs.existsSync(file)) {
@@ -81,27 +91,39 @@ export class TeacherOutputs {
     }
     const logits = new Float32Array(expected);
     await teacher.eval();
-    const loader = evalLoader(dataset, [...samples], batchSize);
-    for await (const batch of loader.epoch(0)) {
+    const keep = (batch: PixelBatch, view: number, out: Float32Array) => {
+      const indices = batch.indices as Uint32Array;
+      for (let i = 0; i < indices.length; i++) {
+        logits.set(out.subarray(i * classes, (i + 1) * classes), ((indices[i] as number) * views + view) * classes);
+      }
+    };
+    if (augmented) {
+      const loader = viewLoader(dataset, samples, batchSize, seed);
       for (let view = 0; view < views; view++) {
-        const n = batch.labels.length;
-        const out = await teacher.forward({ ...batch, flip: new Uint8Array(n).fill(view) });
-        const indices = batch.indices as Uint32Array;
-        for (let i = 0; i < n; i++) {
-          logits.set(
-            out.data.subarray(i * classes, (i + 1) * classes),
-            ((indices[i] as number) * views + view) * classes,
-          );
+        for await (const batch of loader.epoch(0, 0, view)) {
+          keep(batch, view, (await teacher.forward(batch)).data);
+          loader.recycle(batch);
         }
       }
-      loader.recycle(batch);
+    } else {
+      const loader = evalLoader(dataset, [...samples], batchSize);
+      for await (const batch of loader.epoch(0)) {
+        for (let view = 0; view < views; view++) {
+          keep(
+            batch,
+            view,
+            (await teacher.forward({ ...batch, flip: new Uint8Array(batch.labels.length).fill(view) })).data,
+          );
+        }
+        loader.recycle(batch);
+      }
     }
     if (file) writeFileAtomicSync(file, new Uint8Array(logits.buffer));
     return new TeacherOutputs(logits, views, classes, info('computed'));
   }
 }
 
-function cacheKey(teacherFile: string, dataset: Dataset, samples: readonly Sample[], views: number): string {
+function cacheKey(teacherFile: string, dataset: Dataset, samples: readonly Sample[], views: object): string {
   const { imageSize, channels, mean, std } = dataset.data;
   const weights = createHash('sha256').update(fs.readFileSync(teacherFile)).digest('hex');
   return createHash('sha256')

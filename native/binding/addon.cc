@@ -17,6 +17,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kdtorch::binding::registerTrainer(env, exports);
   kdtorch::binding::registerImage(env, exports);
   kdtorch::binding::registerPixelStore(env, exports);
+  kdtorch::binding::registerAugment(env, exports);
   return exports;
 }
 

@@ -3,8 +3,10 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,11 +68,12 @@ struct ImageInput {
   torch::Tensor rows;  // int32 row per image, with `store`
   torch::Tensor flip;
   PixelNormalization norm;
+  std::optional<Augmentation> augment;
   bool pixels = false;
 
   torch::Tensor on(const c10::Device& device) const {
     if (!pixels) return data;
-    return pixelsToInput(store ? store->gather(rows) : data, flip, norm, device);
+    return pixelsToInput(store ? store->gather(rows) : data, flip, norm, device, augment ? &*augment : nullptr);
   }
 };
 
@@ -82,8 +85,78 @@ inline std::vector<double> readNumbers(Napi::Env env, const Napi::Value& value, 
   return out;
 }
 
+inline double readNumber(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
+  auto value = o.Get(key);
+  if (!value.IsNumber() || !std::isfinite(value.As<Napi::Number>().DoubleValue())) {
+    throw makeError(env, "E_INVALID_ARGUMENT", what + "." + key + " must be a finite number");
+  }
+  return value.As<Napi::Number>().DoubleValue();
+}
+
+inline Range readRange(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
+  const auto values = readNumbers(env, o.Get(key), what + "." + key);
+  if (values.size() != 2 || !(values[0] <= values[1])) {
+    throw makeError(env, "E_INVALID_ARGUMENT", what + "." + key + " must be [low, high] with low <= high");
+  }
+  return {values[0], values[1]};
+}
+
+// { spec: AugmentSpec as lib/data/augment.ts writes it, seeds: Uint32Array (one per image) }. The
+// spec's values were validated with the config (lib/config/schema.ts); here only their form is.
+inline Augmentation readAugmentation(Napi::Env env, const Napi::Value& value, int64_t images, const std::string& what) {
+  if (!value.IsObject()) throw makeError(env, "E_INVALID_ARGUMENT", what + ": augment must be { spec, seeds }");
+  auto o = value.As<Napi::Object>();
+  auto seeds = o.Get("seeds");
+  if (!seeds.IsTypedArray() || seeds.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+      static_cast<int64_t>(seeds.As<Napi::Uint32Array>().ElementLength()) != images) {
+    throw makeError(env, "E_INVALID_ARGUMENT", what + ": augment.seeds must be a Uint32Array with one seed per image");
+  }
+  Augmentation augment;
+  auto seedArray = seeds.As<Napi::Uint32Array>();
+  augment.seeds.assign(seedArray.Data(), seedArray.Data() + seedArray.ElementLength());
+  if (!o.Get("spec").IsObject()) throw makeError(env, "E_INVALID_ARGUMENT", what + ": augment.spec must be an object");
+  auto spec = o.Get("spec").As<Napi::Object>();
+  const auto part = [&](const char* key) -> std::optional<Napi::Object> {
+    auto v = spec.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+    if (!v.IsObject())
+      throw makeError(env, "E_INVALID_ARGUMENT", what + ": augment.spec." + key + " must be an object");
+    return v.As<Napi::Object>();
+  };
+  const auto where = what + ": augment.spec.";
+  if (auto crop = part("resizedCrop")) {
+    augment.spec.resizedCrop = {readRange(env, *crop, "scale", where + "resizedCrop"),
+                                readRange(env, *crop, "ratio", where + "resizedCrop")};
+  }
+  if (auto affine = part("affine")) {
+    const auto translate = readNumbers(env, affine->Get("translate"), where + "affine.translate");
+    if (translate.size() != 2) throw makeError(env, "E_INVALID_ARGUMENT", where + "affine.translate must be [x, y]");
+    augment.spec.affine = {readNumber(env, *affine, "degrees", where + "affine"),
+                           translate[0],
+                           translate[1],
+                           readRange(env, *affine, "scale", where + "affine"),
+                           readRange(env, *affine, "shearX", where + "affine"),
+                           readRange(env, *affine, "shearY", where + "affine")};
+  }
+  if (auto rotation = part("rotation"))
+    augment.spec.rotation = readNumber(env, *rotation, "degrees", where + "rotation");
+  if (auto jitter = part("colorJitter")) {
+    augment.spec.colorJitter = {readNumber(env, *jitter, "brightness", where + "colorJitter"),
+                                readNumber(env, *jitter, "contrast", where + "colorJitter"),
+                                readNumber(env, *jitter, "saturation", where + "colorJitter")};
+  }
+  if (auto erasing = part("erasing")) {
+    augment.spec.erasing = {readNumber(env, *erasing, "p", where + "erasing"),
+                            readRange(env, *erasing, "scale", where + "erasing"),
+                            readRange(env, *erasing, "ratio", where + "erasing")};
+  }
+  augment.spec.bilinear = spec.Get("interpolation").ToString().Utf8Value() != "nearest";
+  return augment;
+}
+
 // (images: Float32Array | Uint8Array | NativePixelStore, shape,
-//  pixels?: { flip: Uint8Array, mean: number[], std: number[], rows?: Int32Array (with a store) })
+//  pixels?: { flip: Uint8Array, mean: number[], std: number[], rows?: Int32Array (with a store),
+//             augment?: { spec, seeds: Uint32Array } })
 inline ImageInput readImages(Napi::Env env, const Napi::Value& images, const Napi::Value& shape,
                              const Napi::Value& pixelOptions, const std::string& what) {
   ImageInput input;
@@ -128,6 +201,7 @@ inline ImageInput readImages(Napi::Env env, const Napi::Value& images, const Nap
   input.flip = torch::from_blob(flags.Data(), {static_cast<int64_t>(flags.ElementLength())}, torch::kUInt8);
   input.norm.mean = readNumbers(env, o.Get("mean"), what + ": mean");
   input.norm.std = readNumbers(env, o.Get("std"), what + ": std");
+  if (!o.Get("augment").IsUndefined()) input.augment = readAugmentation(env, o.Get("augment"), dims[0], what);
   return input;
 }
 

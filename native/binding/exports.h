@@ -9,5 +9,6 @@ void registerModel(Napi::Env env, Napi::Object exports);
 void registerTrainer(Napi::Env env, Napi::Object exports);
 void registerImage(Napi::Env env, Napi::Object exports);
 void registerPixelStore(Napi::Env env, Napi::Object exports);
+void registerAugment(Napi::Env env, Napi::Object exports);
 
 }  // namespace kdtorch::binding

@@ -7,28 +7,77 @@
 
 namespace kdtorch {
 
-torch::Tensor pixelsToInput(const torch::Tensor& nhwc, const torch::Tensor& flip, const PixelNormalization& norm,
-                            const c10::Device& device) {
+namespace {
+
+void checkPixels(const torch::Tensor& nhwc, const torch::Tensor& flip, const PixelNormalization& norm) {
   if (nhwc.dim() != 4) throw std::invalid_argument("pixels must be [N, H, W, C], got " + c10::str(nhwc.sizes()));
   const int64_t channels = nhwc.size(3);
   if (static_cast<int64_t>(norm.mean.size()) != channels || static_cast<int64_t>(norm.std.size()) != channels) {
     throw std::invalid_argument("mean and std need one value per channel (" + std::to_string(channels) + ")");
   }
   if (flip.numel() != nhwc.size(0)) throw std::invalid_argument("flip needs one flag per image");
+}
+
+// The pixels on `device`, flipped where asked, as float N×C×H×W in pixel units. Out of place: on the
+// CPU the pixels are the caller's buffer, which must come back as it went in.
+torch::Tensor flippedFloat(const torch::Tensor& nhwc, const torch::Tensor& flip, const c10::Device& device) {
   const auto on = torch::TensorOptions().device(device);
-  auto x = toDevice(nhwc, on);
-  const auto flipped = toDevice(flip.nonzero().squeeze(1), on);
-  if (flipped.numel() > 0) x.index_put_({flipped}, x.index({flipped}).flip({2}));
+  // Transposed to NCHW while still uint8 (a quarter of the bytes), so the float result is contiguous:
+  // a permuted (channels-last) result sent the student's convolution down a path 2x slower on CPU.
+  auto x = toDevice(nhwc, on).permute({0, 3, 1, 2});
+  if (flip.any().item<bool>()) {
+    const auto flipped = toDevice(flip, on).to(torch::kBool).view({-1, 1, 1, 1});
+    return torch::where(flipped, x.flip({3}), x).to(torch::kFloat32).contiguous();
+  }
+  return x.contiguous().to(torch::kFloat32);
+}
+
+std::vector<ViewParams> sampleViews(const Augmentation& augment, int64_t images, int64_t height, int64_t width) {
+  if (static_cast<int64_t>(augment.seeds.size()) != images) {
+    throw std::invalid_argument("augmentation needs one view seed per image");
+  }
+  std::vector<ViewParams> views;
+  views.reserve(images);
+  for (const auto seed : augment.seeds) views.push_back(sampleView(augment.spec, seed, height, width));
+  return views;
+}
+
+// 255 × mean: what RandomErasing(value=0) after Normalize writes, in pixel units.
+std::vector<double> erasingFill(const PixelNormalization& norm) {
+  std::vector<double> fill;
+  for (const double mean : norm.mean) fill.push_back(255.0 * mean);
+  return fill;
+}
+
+}  // namespace
+
+torch::Tensor pixelsToInput(const torch::Tensor& nhwc, const torch::Tensor& flip, const PixelNormalization& norm,
+                            const c10::Device& device, const Augmentation* augment) {
+  checkPixels(nhwc, flip, norm);
+  const int64_t channels = nhwc.size(3);
+  auto x = flippedFloat(nhwc, flip, device);
+  if (augment && augment->spec.any()) {
+    x = applyViews(x, sampleViews(*augment, nhwc.size(0), nhwc.size(1), nhwc.size(2)), augment->spec,
+                   erasingFill(norm));
+  }
   // Per channel, scale then shift, in one tensor: one copy to the device per batch, not two.
   std::vector<double> coefficients(2 * channels);
   for (int64_t c = 0; c < channels; ++c) {
     coefficients[c] = 1.0 / (255.0 * norm.std[c]);
     coefficients[channels + c] = -norm.mean[c] / norm.std[c];
   }
+  const auto on = torch::TensorOptions().device(device);
   const auto scaleShift = toDevice(torch::tensor(coefficients, torch::kFloat32), on).view({2, 1, channels, 1, 1});
-  // Transposed to NCHW while still uint8 (a quarter of the bytes), so the float result is contiguous:
-  // a permuted (channels-last) result sent the student's convolution down a path 2x slower on CPU.
-  return torch::addcmul(scaleShift[1], x.permute({0, 3, 1, 2}).contiguous().to(torch::kFloat32), scaleShift[0]);
+  return torch::addcmul(scaleShift[1], x, scaleShift[0]);
+}
+
+std::pair<torch::Tensor, std::vector<ViewParams>> augmentedPixels(const torch::Tensor& nhwc, const torch::Tensor& flip,
+                                                                  const PixelNormalization& norm,
+                                                                  const Augmentation& augment) {
+  checkPixels(nhwc, flip, norm);
+  auto views = sampleViews(augment, nhwc.size(0), nhwc.size(1), nhwc.size(2));
+  auto x = flippedFloat(nhwc, flip, torch::kCPU);
+  return {applyViews(x, views, augment.spec, erasingFill(norm)), std::move(views)};
 }
 
 PixelStore::PixelStore(int64_t count, int64_t height, int64_t width, int64_t channels, const c10::Device& device) {

@@ -6,16 +6,31 @@
 
 #include <vector>
 
+#include "augment.h"
+
 namespace kdtorch {
 
 struct PixelNormalization {
   std::vector<double> mean, std;  // per channel, in [0, 1] units as torchvision's Normalize
 };
 
-// (pixels / 255 - mean) / std, flipped where `flip` (uint8, one per image) is non-zero; float32
-// N×C×H×W in channels-last memory (the layout NHWC pixels give for free) on `device`.
+// The training augmentation of a batch: what is enabled, and each image's view seed.
+struct Augmentation {
+  AugmentSpec spec;
+  std::vector<uint32_t> seeds;
+};
+
+// Flipped where `flip` (uint8, one per image) is non-zero, augmented when `augment` is given (each
+// image's view drawn from its seed, augment.h), then normalised: (pixels / 255 - mean) / std, float32
+// N×C×H×W on `device`.
 torch::Tensor pixelsToInput(const torch::Tensor& nhwc, const torch::Tensor& flip, const PixelNormalization& norm,
-                            const c10::Device& device);
+                            const c10::Device& device, const Augmentation* augment = nullptr);
+
+// The views `augment` gives the flipped pixels, in pixel units (0..255) before normalising, with the
+// parameters sampled for each image: what the parity test hands to torchvision.
+std::pair<torch::Tensor, std::vector<ViewParams>> augmentedPixels(const torch::Tensor& nhwc, const torch::Tensor& flip,
+                                                                  const PixelNormalization& norm,
+                                                                  const Augmentation& augment);
 
 // Every image of a dataset, decoded, in one uint8 [N, H, W, C] tensor on a device (the GPU's memory
 // for a GPU run): an epoch then sends only row indices and flip flags, and each batch is gathered,
