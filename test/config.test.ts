@@ -26,14 +26,19 @@ describe('presets', () => {
       expect(phase).toMatchObject({ epochs: 30, batchSize: 32, classWeights: 'none', labelSmoothing: 0 });
     }
     expect(c.distill).toMatchObject({ alpha: 0.25, temperature: 1, loss: 'article' });
+    // No augmentation but the flip, and the best epoch on (the article's) validation.
+    expect(Object.values(c.data.augment).filter((v) => v !== false && v !== 'bilinear')).toEqual([]);
+    expect(c.student.select).toBe('best');
     expect(c.teacher.freeze).toBe('none');
     expect(c.student.width).toBe(4);
   });
 
-  it('recommended corrects the loss, the validation split and the class imbalance; it is the default', () => {
+  it('recommended corrects the loss, the validation split and the class imbalance, and augments; it is the default', () => {
     const c = resolveConfig(ROOT);
     expect(c.preset).toBe('recommended');
     expect(c.data.validateOn).toBe('val');
+    expect(c.data.augment.resizedCrop).toEqual({ scale: [0.7, 1], ratio: [3 / 4, 4 / 3] });
+    expect(c.distill).toMatchObject({ alpha: 0.9, temperature: 4, teacherViews: 4, select: 'last' });
     expect(c.distill.loss).toBe('hinton');
     expect(c.teacher.classWeights).toBe('balanced');
     expect(c.data.root).toBe('/data/xray');
@@ -111,6 +116,32 @@ describe('bad config values', () => {
     ['channels', { data: { ...ROOT.data, channels: 2 } }, 'data.channels', /2.*1 \(grey\) or 3/],
     ['CUDA graphs', { ...ROOT, cudaGraphs: 'yes' }, 'cudaGraphs', /"yes".*true, false or 'auto'/],
     ['device cache', { data: { ...ROOT.data, deviceCache: 1 } }, 'data.deviceCache', /1.*true, false or 'auto'/],
+    [
+      'an augmentation range the wrong way round',
+      { data: { ...ROOT.data, augment: { resizedCrop: { scale: [1, 0.5], ratio: [0.75, 1.33] } } } },
+      'data.augment.resizedCrop.scale',
+      /\[1,0\.5\].*low ≤ high/,
+    ],
+    [
+      'a crop that keeps more than the image',
+      { data: { ...ROOT.data, augment: { resizedCrop: { scale: [0.5, 1.5], ratio: [0.75, 1.33] } } } },
+      'data.augment.resizedCrop.scale.1',
+      /1\.5.*<=1/,
+    ],
+    [
+      'a rotation as text',
+      { data: { ...ROOT.data, augment: { rotation: '12deg' } } },
+      'data.augment.rotation',
+      /"12deg".*largest angle in degrees/,
+    ],
+    [
+      'an erasing probability above 1',
+      { data: { ...ROOT.data, augment: { erasing: { p: 2, scale: [0.02, 0.3], ratio: [0.3, 3.3] } } } },
+      'data.augment.erasing.p',
+      /2.*<=1/,
+    ],
+    ['teacher views out of range', { ...ROOT, distill: { teacherViews: 0 } }, 'distill.teacherViews', /0.*>=1/],
+    ['model selection', { ...ROOT, student: { select: 'ema' } }, 'student.select', /"ema".*"best"\|"last"/],
   ];
   for (const [name, input, field, message] of cases) {
     it(`${name}: names ${field}`, () => {

@@ -1,10 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { nativeAugmentSpec, viewFlip, viewSeed } from '../lib/data/augment.js';
 import { DataLoader, IMAGENET_MEAN, IMAGENET_STD } from '../lib/data/data-loader.js';
 import { DecodeCache } from '../lib/data/decode-cache.js';
 import { type Sample, scanImageFolder } from '../lib/data/image-folder.js';
-import { KdtorchError, type PixelBatch, studentNet } from '../lib/index.js';
+import {
+  augmentPixels,
+  KdtorchError,
+  type NativeAugmentSpec,
+  type PixelBatch,
+  PRESETS,
+  studentNet,
+} from '../lib/index.js';
 import { writeImage } from './helpers/images.js';
 import { tempDir } from './helpers/run.js';
 
@@ -176,5 +184,83 @@ describe('DataLoader', () => {
     const cache = new DecodeCache(options);
     expect(() => new DataLoader(samples, cache, { batchSize: 0 })).toThrow(/batchSize must be a positive integer/);
     expect(() => new DataLoader(samples, cache, { batchSize: 2, mean: [0.5] })).toThrow(/mean needs 3 values/);
+  });
+});
+
+describe('DataLoader views (data.augment)', () => {
+  const spec = nativeAugmentSpec(PRESETS.recommended.data.augment) as NativeAugmentSpec;
+  /** Each image's (view, seed, flip) in an epoch, by its position in the sample list. */
+  const viewsOf = (batches: PixelBatch[]) =>
+    new Map(
+      batches.flatMap((b) =>
+        [...(b.indices as Uint32Array)].map((p, n) => [
+          p,
+          { view: b.views?.[n], seed: b.augment?.seeds[n], flip: b.flip?.[n] },
+        ]),
+      ),
+    );
+
+  it("'live': a fresh view each epoch, each a function of (seed, image, epoch) alone, so epochs replay", async () => {
+    const loader = new DataLoader(samples, new DecodeCache(options), {
+      batchSize: 4,
+      seed: 3,
+      hflip: 0.5,
+      augment: { spec, views: 'live' },
+    });
+    const first = viewsOf(await collect(loader.epoch(0)));
+    expect(viewsOf(await collect(loader.epoch(0)))).toEqual(first);
+    const second = viewsOf(await collect(loader.epoch(1)));
+    for (let p = 0; p < samples.length; p++) {
+      expect(first.get(p)).toEqual({ view: 0, seed: viewSeed(3, p, 0), flip: viewFlip(3, p, 0, 0.5) ? 1 : 0 });
+      expect(second.get(p)?.view).toBe(1);
+      expect(second.get(p)?.seed).not.toBe(first.get(p)?.seed);
+    }
+  });
+
+  it('K views: each epoch draws one of K per image; epoch(e, 0, k) serves view k, as training shows it', async () => {
+    const loader = new DataLoader(samples, new DecodeCache(options), {
+      batchSize: 3,
+      seed: 5,
+      hflip: 0.5,
+      augment: { spec, views: 3 },
+    });
+    const drawn = new Map<number, Set<number>>();
+    for (let epoch = 0; epoch < 8; epoch++) {
+      for (const [p, v] of viewsOf(await collect(loader.epoch(epoch)))) {
+        expect(v.view).toBeLessThan(3);
+        expect(v.seed).toBe(viewSeed(5, p, v.view as number));
+        drawn.set(p, (drawn.get(p) ?? new Set()).add(v.view as number));
+      }
+    }
+    // Over 8 epochs every image showed more than one of its views.
+    expect([...drawn.values()].every((views) => views.size > 1)).toBe(true);
+    const fixed = viewsOf(await collect(loader.epoch(0, 0, 2)));
+    for (let p = 0; p < samples.length; p++) {
+      expect(fixed.get(p)).toEqual({ view: 2, seed: viewSeed(5, p, 2), flip: viewFlip(5, p, 2, 0.5) ? 1 : 0 });
+    }
+  });
+
+  it('the network sees the augmented views: a forward pass equals one on augmentPixels normalised', async () => {
+    const loader = new DataLoader(samples, new DecodeCache(options), {
+      batchSize: 10,
+      seed: 2,
+      hflip: 0.5,
+      augment: { spec, views: 'live' },
+    });
+    const [batch] = await collect(loader.epoch(0));
+    const b = batch as PixelBatch;
+    const { images } = augmentPixels(b.pixels, b.shape, b as Parameters<typeof augmentPixels>[2]);
+    const data = images.map((v, i) => {
+      const c = Math.floor(i / 64) % 3;
+      return (v / 255 - (IMAGENET_MEAN[c] as number)) / (IMAGENET_STD[c] as number);
+    });
+    const model = await studentNet({ inputSize: 8 });
+    await model.eval();
+    const augmented = await model.forward(b);
+    const fromViews = await model.forward({ data, shape: [10, 3, 8, 8] });
+    const plain = await model.forward({ ...b, augment: undefined });
+    const close = (x: Float32Array, y: Float32Array) => x.every((v, i) => Math.abs(v - (y[i] as number)) < 1e-5);
+    expect(close(augmented.data, fromViews.data)).toBe(true);
+    expect(close(augmented.data, plain.data)).toBe(false);
   });
 });

@@ -37,31 +37,38 @@ const FLIP_ONLY = { augment: { resizedCrop: false, affine: false, colorJitter: f
 
 describe('teacher-output cache', () => {
   const cases = [
-    { name: '3 augmented views per image', views: 3, data: {} },
-    { name: 'no augmentation: the image and its flip', views: 2, data: FLIP_ONLY },
+    { name: '3 augmented views per image', views: 3, data: {}, augment: true, source: 'computed' },
+    { name: 'no augmentation: the image and its flip', views: 2, data: FLIP_ONLY, augment: true, source: 'computed' },
+    // The same two views as the case before, so the same file: the key holds what the logits depend on.
+    { name: 'a phase that does not augment', views: 2, data: {}, augment: false, source: 'file' },
   ];
-  it.each(cases)('gives the losses and weights of running the teacher every step: $name', async ({ views, data }) => {
-    const live = await distill(distillConfig(tempDir('live'), false, { teacherViews: 3 }, data));
-    const cached = await distill(distillConfig(tempDir('cached'), true, { teacherViews: 3 }, data));
-    expect(live.teacherOutputs).toBeNull();
-    expect(cached.teacherOutputs).toMatchObject({ source: 'computed', views });
-    expect(cached.teacherOutputs?.bytes).toBe((cached.teacherOutputs?.images as number) * views * 2 * 4);
-    for (const [a, b] of live.history.map((h, i) => [h, cached.history[i]] as const)) {
-      expect(b?.trainLoss).toBeCloseTo(a.trainLoss, 5);
-      expect(b?.valLoss).toBeCloseTo(a.valLoss, 5);
-      expect(b?.trainAccuracy).toBe(a.trainAccuracy);
-    }
-    const diff = reference<{ sameKeys: boolean; maxAbsDiff: number }>('compare', {
-      a: path.join(live.runDir, 'distill', 'last.safetensors'),
-      b: path.join(cached.runDir, 'distill', 'last.safetensors'),
-    });
-    expect(diff.sameKeys).toBe(true);
-    expect(diff.maxAbsDiff).toBeLessThan(1e-5);
-  }, 60_000);
+  it.each(cases)(
+    'gives the losses and weights of running the teacher every step: $name',
+    async ({ views, data, augment, source }) => {
+      const phase = { teacherViews: 3, augment };
+      const live = await distill(distillConfig(tempDir('live'), false, phase, data));
+      const cached = await distill(distillConfig(tempDir('cached'), true, phase, data));
+      expect(live.teacherOutputs).toBeNull();
+      expect(cached.teacherOutputs).toMatchObject({ source, views });
+      expect(cached.teacherOutputs?.bytes).toBe((cached.teacherOutputs?.images as number) * views * 2 * 4);
+      for (const [a, b] of live.history.map((h, i) => [h, cached.history[i]] as const)) {
+        expect(b?.trainLoss).toBeCloseTo(a.trainLoss, 5);
+        expect(b?.valLoss).toBeCloseTo(a.valLoss, 5);
+        expect(b?.trainAccuracy).toBe(a.trainAccuracy);
+      }
+      const diff = reference<{ sameKeys: boolean; maxAbsDiff: number }>('compare', {
+        a: path.join(live.runDir, 'distill', 'last.safetensors'),
+        b: path.join(cached.runDir, 'distill', 'last.safetensors'),
+      });
+      expect(diff.sameKeys).toBe(true);
+      expect(diff.maxAbsDiff).toBeLessThan(1e-5);
+    },
+    60_000,
+  );
 
   it("with 'live' views, runs the teacher on a fresh view each epoch", async () => {
     const events: ProgressEvent[] = [];
-    const r = await distill(distillConfig(tempDir('fresh'), true, { teacherViews: 'live', epochs: 1 }), {
+    const r = await distill(distillConfig(tempDir('fresh'), true, { teacherViews: 'live', augment: true, epochs: 1 }), {
       onProgress: (e) => events.push(e),
     });
     expect(r.teacherOutputs).toBeNull();
@@ -69,15 +76,18 @@ describe('teacher-output cache', () => {
   }, 60_000);
 
   it('is saved beside the teacher and reused by a distillation with another alpha and temperature', async () => {
-    const first = (await distill(distillConfig(tempDir('first'), true))) as PhaseResult;
+    const first = (await distill(distillConfig(tempDir('first'), true, { augment: true }))) as PhaseResult;
     const file = first.teacherOutputs?.file as string;
     expect(path.dirname(file)).toBe(path.join(path.dirname(teacherFile), 'teacher-outputs'));
     // images × views (the preset's teacherViews) × classes × float32
     expect(fs.statSync(file).size).toBe((first.teacherOutputs?.images as number) * 4 * 2 * 4);
     const events: ProgressEvent[] = [];
-    const second = await distill(distillConfig(tempDir('second'), true, { alpha: 0.7, temperature: 4 }), {
-      onProgress: (e) => events.push(e),
-    });
+    const second = await distill(
+      distillConfig(tempDir('second'), true, { augment: true, alpha: 0.7, temperature: 4 }),
+      {
+        onProgress: (e) => events.push(e),
+      },
+    );
     expect(second.teacherOutputs).toMatchObject({ source: 'file', file });
     expect(events.some((e) => e.type === 'phase' && e.message.includes(`read from ${file}`))).toBe(true);
   }, 60_000);

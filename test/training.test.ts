@@ -67,21 +67,22 @@ describe('teacher → student → distill in one run folder', () => {
     }
     const markdown = fs.readFileSync(path.join(output, 'report.md'), 'utf8');
     for (const row of ['Teacher (ResNet-18)', 'Student alone', 'Distilled student']) expect(markdown).toContain(row);
-    expect(fs.readFileSync(path.join(output, 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*polyline[\s\S]*<\/svg>/);
+    const html = fs.readFileSync(path.join(output, 'report.html'), 'utf8');
+    expect(html).toMatch(/<svg[\s\S]*polyline[\s\S]*<\/svg>/);
+    // The three models at a glance: a bar per model for accuracy, latency and size, each bar labelled with its value.
+    const overview = html.slice(html.indexOf('The models compared'));
+    for (const r of results) {
+      expect(overview).toContain(`>${(100 * (r.test?.accuracy ?? 0)).toFixed(1)}</text>`);
+      expect(overview).toContain(`>${(r.weightsBytes / 1e6).toFixed(r.weightsBytes < 1e6 ? 3 : 1)}</text>`);
+    }
     expect(fs.readFileSync(path.join(output, 'report.png')).subarray(1, 4).toString()).toBe('PNG');
     expect(fs.readdirSync(output).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 
-  it('returns a history, the best epoch and full test metrics for each phase', () => {
+  it('returns a history, the kept epoch and full test metrics for each phase', () => {
     for (const r of results) {
       expect(r.history.map((h) => h.epoch)).toEqual([1, 2]);
-      expect(r.bestEpoch).toBe(
-        r.history.reduce((best, h) =>
-          h.valAccuracy > best.valAccuracy || (h.valAccuracy === best.valAccuracy && h.valLoss < best.valLoss)
-            ? h
-            : best,
-        ).epoch,
-      );
+      expect(r.bestEpoch).toBe(2); // the quick preset keeps the last epoch (select 'last')
       expect(r.validation).toBe('carved from train');
       const test = r.test as NonNullable<PhaseResult['test']>;
       expect(test.count).toBe(12);
@@ -99,6 +100,21 @@ describe('teacher → student → distill in one run folder', () => {
     expect(student.parameters).toBe(4 * 3 * 9 + 4 + 8 + 4 * 16 * 16 * 2 + 2);
     expect(distilled.parameters).toBe(student.parameters);
   });
+
+  it("with select 'best', keeps the epoch with the best validation accuracy (ties: the lower loss)", async () => {
+    const r = await trainStudent(tinyConfig(data, tempDir('best'), { student: { epochs: 4, select: 'best' } }));
+    const best = r.history.reduce((a, h) =>
+      h.valAccuracy > a.valAccuracy || (h.valAccuracy === a.valAccuracy && h.valLoss < a.valLoss) ? h : a,
+    );
+    expect(r.bestEpoch).toBe(best.epoch);
+    // The kept file is that epoch's weights: they score its validation accuracy again.
+    const kept = await evaluate({
+      model: r.bestCheckpoint,
+      config: tinyConfig(data, tempDir('best-eval')),
+      split: 'val',
+    });
+    expect(kept.metrics.accuracy).toBe(best.valAccuracy);
+  }, 60_000);
 
   it('reports progress per batch and per epoch', () => {
     const batches = events.filter((e) => e.type === 'batch' && e.phase === 'teacher');

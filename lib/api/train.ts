@@ -3,8 +3,7 @@
 import path from 'node:path';
 import { resolveConfig } from '../config/resolve.js';
 import type { Config, ConfigInput, PhaseConfig } from '../config/schema.js';
-import { nativeAugmentSpec } from '../data/augment.js';
-import { classWeights, type Dataset, openDataset } from '../data/dataset.js';
+import { classWeights, type Dataset, openDataset, phaseAugment } from '../data/dataset.js';
 import { splitRecord } from '../data/splits.js';
 import { KdtorchError } from '../errors.js';
 import { positiveIndex } from '../metrics/score.js';
@@ -172,7 +171,7 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
     );
   }
   // Fresh views every epoch cannot be cached: the teacher runs on each batch.
-  const liveViews = c.distill.teacherViews === 'live' && nativeAugmentSpec(c.data.augment) !== null;
+  const liveViews = c.distill.teacherViews === 'live' && phaseAugment(dataset, c.distill) !== null;
   if (!c.distill.teacherCache || liveViews) {
     return finish(run, await studentPhase(run, c, dataset, options, { kind: 'live teacher', teacher: teacher.model }));
   }
@@ -183,7 +182,7 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
     dataset.splits.train,
     c.distill.batchSize,
     teacherFile ? path.join(path.dirname(teacherFile), 'teacher-outputs') : null,
-    { seed: c.seed, augmentedViews: c.distill.teacherViews === 'live' ? 1 : c.distill.teacherViews },
+    { seed: c.seed, distill: c.distill },
   );
   const { info } = outputs;
   options.onProgress?.({

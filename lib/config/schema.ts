@@ -147,6 +147,10 @@ const phaseFields = {
   }),
   labelSmoothing: z.number().min(0).lt(1),
   earlyStopping,
+  /** Train on data.augment's views (true), or on the images and their flips alone (false). */
+  augment: z.boolean(),
+  /** Which weights the phase keeps (best.safetensors, tested and reported): 'best' the epoch with the best validation accuracy (ties: lower loss), 'last' the last epoch's. */
+  select: z.enum(['best', 'last']),
 };
 
 /** How a network computes; numbers change as bf16's do (docs/results.md has the speed and accuracy measured). */

@@ -3,6 +3,7 @@
 
 import type { Config, PhaseConfig } from '../config/schema.js';
 import { KdtorchError } from '../errors.js';
+import type { NativeAugmentSpec } from '../native/wire.js';
 import { nativeAugmentSpec, type ViewCount } from './augment.js';
 import { DataLoader } from './data-loader.js';
 import type { DecodeOptions } from './decode.js';
@@ -42,9 +43,14 @@ export async function openDataset(
   return { splits, val: data.validateOn === 'test' ? splits.test : splits.val, cache, data };
 }
 
+/** The augmentation a phase trains with: data.augment's, when the phase augments and it has any. */
+export function phaseAugment(dataset: Dataset, phase: PhaseConfig): NativeAugmentSpec | null {
+  return phase.augment ? nativeAugmentSpec(dataset.data.augment) : null;
+}
+
 /**
- * Training batches for one phase: seeded shuffle, flips and views (data.augment: `views` per image, or
- * 'live', a fresh one each epoch); from `store` when given (data.deviceCache).
+ * Training batches for one phase: seeded shuffle, flips and, when the phase augments, views (data.augment:
+ * `views` per image, or 'live', a fresh one each epoch); from `store` when given (data.deviceCache).
  */
 export function trainLoader(
   dataset: Dataset,
@@ -54,7 +60,7 @@ export function trainLoader(
   views: ViewCount = 'live',
 ): DataLoader {
   const { train } = dataset.splits;
-  const spec = nativeAugmentSpec(dataset.data.augment);
+  const spec = phaseAugment(dataset, phase);
   return new DataLoader(train, dataset.cache, {
     ...(store ? { store } : {}),
     ...(spec ? { augment: { spec, views } } : {}),
@@ -82,14 +88,19 @@ export function evalLoader(dataset: Dataset, samples: Sample[], batchSize: numbe
 }
 
 /** The training images in order, each in the view `epoch(0, 0, k)` names: what the teacher-output cache computes. */
-export function viewLoader(dataset: Dataset, samples: readonly Sample[], batchSize: number, seed: number): DataLoader {
-  const spec = nativeAugmentSpec(dataset.data.augment);
+export function viewLoader(
+  dataset: Dataset,
+  samples: readonly Sample[],
+  batchSize: number,
+  seed: number,
+  spec: NativeAugmentSpec,
+): DataLoader {
   return new DataLoader(samples, dataset.cache, {
     batchSize,
     shuffle: false,
     seed,
     hflip: dataset.data.hflip,
-    ...(spec ? { augment: { spec, views: 'live' } } : {}),
+    augment: { spec, views: 'live' },
     mean: dataset.data.mean,
     std: dataset.data.std,
     onBadImage: dataset.data.onBadImage,

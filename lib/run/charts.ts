@@ -95,15 +95,67 @@ export function confusionChart(title: string, classes: string[], confusion: numb
   return { svg: parts.join('\n'), width, height };
 }
 
-/** Several SVG charts side by side, `columns` per row, as one SVG (for the PNG). */
-export function chartGrid(charts: Chart[], columns: number): string {
-  const cellW = Math.max(...charts.map((c) => c.width));
-  const cellH = Math.max(...charts.map((c) => c.height));
-  const rows = Math.ceil(charts.length / columns);
-  const inner = charts.map((c, i) => {
-    const x = (i % columns) * cellW;
-    const y = Math.floor(i / columns) * cellH;
-    return c.svg.replace('<svg ', `<svg x="${x}" y="${y}" `);
+/** Rows of SVG charts, each chart at its own width, as one SVG (for the PNG). */
+export function chartGrid(rows: Chart[][]): string {
+  const inner: string[] = [];
+  let [width, y] = [0, 0];
+  for (const row of rows.filter((r) => r.length > 0)) {
+    let x = 0;
+    for (const c of row) {
+      inner.push(c.svg.replace('<svg ', `<svg x="${x}" y="${y}" `));
+      x += c.width;
+    }
+    width = Math.max(width, x);
+    y += Math.max(...row.map((c) => c.height));
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}"><rect width="100%" height="100%" fill="white"/>${inner.join('\n')}</svg>`;
+}
+
+export interface BarPanel {
+  title: string;
+  /** One value per bar (null: not measured), with how to print it. */
+  values: (number | null)[];
+  format: (value: number) => string;
+}
+
+const BAR_COLORS = ['#7f7f7f', '#1f77b4', '#2ca02c', '#ff7f0e'];
+
+/** Panels side by side, each a bar per label on its own scale from zero: several models compared at a glance. */
+export function barPanels(title: string, labels: string[], panels: BarPanel[]): Chart {
+  const panelW = 170;
+  const barH = 22;
+  const top = 64;
+  const labelW = 118;
+  const width = labelW + panelW * panels.length + 12;
+  const height = top + labels.length * (barH + 10) + 12;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${width / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`,
+  ];
+  labels.forEach((label, i) => {
+    const y = top + i * (barH + 10);
+    parts.push(`<text x="${labelW - 8}" y="${y + barH / 2 + 4}" text-anchor="end">${escapeXml(label)}</text>`);
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${cellW * columns}" height="${cellH * rows}"><rect width="100%" height="100%" fill="white"/>${inner.join('\n')}</svg>`;
+  panels.forEach((panel, p) => {
+    const x0 = labelW + p * panelW;
+    const inner = panelW - 64; // room for the value printed after the bar
+    const max = Math.max(...panel.values.map((v) => v ?? 0), Number.MIN_VALUE);
+    parts.push(`<text x="${x0 + inner / 2}" y="${top - 14}" text-anchor="middle">${escapeXml(panel.title)}</text>`);
+    parts.push(`<line x1="${x0}" x2="${x0}" y1="${top - 6}" y2="${height - 8}" stroke="#888"/>`);
+    panel.values.forEach((value, i) => {
+      const y = top + i * (barH + 10);
+      if (value === null) {
+        parts.push(`<text x="${x0 + 6}" y="${y + barH / 2 + 4}">–</text>`);
+        return;
+      }
+      const w = Math.max(1, (value / max) * inner);
+      parts.push(
+        `<rect x="${x0}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${BAR_COLORS[i % BAR_COLORS.length]}"/>`,
+        `<text x="${(x0 + w + 4).toFixed(1)}" y="${y + barH / 2 + 4}">${escapeXml(panel.format(value))}</text>`,
+      );
+    });
+  });
+  parts.push('</svg>');
+  return { svg: parts.join('\n'), width, height };
 }

@@ -26,8 +26,9 @@ export interface PhaseResult {
   classes: string[];
   device: string;
   history: EpochRecord[];
+  /** The epoch whose weights the phase kept (select: the best on validation, or the last). */
   bestEpoch: number;
-  /** Weights of the best epoch on validation, with their description: loadModel() takes it. */
+  /** The kept weights, with their description: loadModel() takes it. */
   bestCheckpoint: string;
   stoppedEarly: boolean;
   /** Where validation came from ('val', 'carved from train', or 'test' under the article preset). */
@@ -230,7 +231,9 @@ async function endEpoch(loop: Loop, trainSeconds: number): Promise<void> {
     imagesPerSecond: partial.count / Math.max(trainSeconds, 1e-9),
   };
   const { best } = state;
+  // With select 'last' every epoch replaces the kept weights, so the phase ends with the last epoch's.
   const isBest =
+    phaseConfig.select === 'last' ||
     best === null ||
     record.valAccuracy > best.valAccuracy ||
     (record.valAccuracy === best.valAccuracy && record.valLoss < best.valLoss);

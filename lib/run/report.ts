@@ -4,7 +4,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { writeFileAtomicSync } from '../atomic-write.js';
-import { type Chart, chartGrid, confusionChart, escapeXml, lineChart } from './charts.js';
+import { barPanels, type Chart, chartGrid, confusionChart, escapeXml, lineChart } from './charts.js';
 import type { PhaseResult } from './phase.js';
 import { PHASES, type Phase, type RunFolder } from './run-folder.js';
 
@@ -101,12 +101,29 @@ function htmlTable(rows: ReportRow[]): string {
   ].join('\n');
 }
 
-function charts(results: PhaseResult[]): Chart[] {
-  const out: Chart[] = [];
-  for (const r of results) {
+/** The models side by side: what distillation bought (accuracy) and what the student saves (time, bytes). */
+function modelsChart(rows: ReportRow[]): Chart {
+  return barPanels(
+    'The models compared',
+    rows.map((r) => r.model),
+    [
+      {
+        title: 'test accuracy (%)',
+        values: rows.map((r) => (r.accuracy === null ? null : 100 * r.accuracy)),
+        format: (v) => v.toFixed(1),
+      },
+      { title: 'ms/image, batch 1', values: rows.map((r) => r.msPerImage), format: (v) => v.toFixed(v < 1 ? 3 : 2) },
+      { title: 'weights (MB)', values: rows.map((r) => r.weightsMB), format: (v) => v.toFixed(v < 1 ? 3 : 1) },
+    ],
+  );
+}
+
+/** Each phase's curves and confusion matrix, a row per phase. */
+function phaseCharts(results: PhaseResult[]): Chart[][] {
+  return results.map((r) => {
     const at = (key: 'trainLoss' | 'valLoss' | 'trainAccuracy' | 'valAccuracy') =>
       r.history.map((h): [number, number] => [h.epoch, h[key]]);
-    out.push(
+    const out = [
       lineChart(`${TITLES[r.phase]}: loss`, 'loss', [
         { name: 'train', color: '#1f77b4', points: at('trainLoss') },
         { name: 'validation', color: '#ff7f0e', points: at('valLoss') },
@@ -115,10 +132,10 @@ function charts(results: PhaseResult[]): Chart[] {
         { name: 'train', color: '#1f77b4', points: at('trainAccuracy') },
         { name: 'validation', color: '#ff7f0e', points: at('valAccuracy') },
       ]),
-    );
+    ];
     if (r.test) out.push(confusionChart(`${TITLES[r.phase]}: test confusion`, r.classes, r.test.confusion));
-  }
-  return out;
+    return out;
+  });
 }
 
 function comparison(results: PhaseResult[]): string {
@@ -142,7 +159,8 @@ export async function writeReports(run: RunFolder): Promise<{ markdown: string; 
   const title = `kdtorch run ${path.basename(run.dir)}`;
   const setting = `preset ${config.preset}, ${config.data.imageSize}×${config.data.imageSize}, data ${config.data.root}, device ${results[0]?.device ?? config.device}`;
   const note = comparison(results);
-  const drawn = charts(results);
+  const overview = results.length > 1 ? [modelsChart(rows)] : [];
+  const drawn = phaseCharts(results);
   const files = {
     markdown: path.join(run.dir, 'report.md'),
     html: path.join(run.dir, 'report.html'),
@@ -163,14 +181,15 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4
 <p>${escapeXml(setting)}</p>
 ${htmlTable(rows)}
 <p>${escapeXml(note)}</p>
-<div class="charts">${drawn.map((c) => c.svg).join('\n')}</div>
+<div class="charts">${[...overview, ...drawn.flat()].map((c) => c.svg).join('\n')}</div>
 </body></html>
 `,
   );
   if (drawn.length > 0) {
     writeFileAtomicSync(
       files.png,
-      await sharp(Buffer.from(chartGrid(drawn, 3)))
+      // The models compared on the first row, then each phase's charts on a row of its own.
+      await sharp(Buffer.from(chartGrid([overview, ...drawn])))
         .png()
         .toBuffer(),
     );

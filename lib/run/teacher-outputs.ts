@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../atomic-write.js';
-import { nativeAugmentSpec } from '../data/augment.js';
-import { type Dataset, evalLoader, viewLoader } from '../data/dataset.js';
+import type { Config } from '../config/schema.js';
+import { type Dataset, evalLoader, phaseAugment, viewLoader } from '../data/dataset.js';
 import { DECODE_SETTINGS } from '../data/decode.js';
 import type { Sample } from '../data/image-folder.js';
 import type { PixelBatch } from '../native/batch.js';
@@ -55,7 +55,7 @@ export class TeacherOutputs {
    * Reads the outputs from `directory` when a file for this teacher, these images and these views is
    * there; otherwise runs the teacher over every view and saves them there.
    * @param teacherFile the teacher's weights file, hashed into the key (null: nothing is saved)
-   * @param augmentedViews with data.augment, the views per image (distill.teacherViews)
+   * @param distill the phase's config: whether it augments, and its views per image (teacherViews, a number)
    */
   static async load(
     teacher: Model,
@@ -64,14 +64,14 @@ export class TeacherOutputs {
     samples: readonly Sample[],
     batchSize: number,
     directory: string | null,
-    { seed, augmentedViews }: { seed: number; augmentedViews: number },
+    { seed, distill }: { seed: number; distill: Config['distill'] },
   ): Promise<TeacherOutputs> {
     const started = performance.now();
-    const augmented = nativeAugmentSpec(dataset.data.augment) !== null;
-    const views = augmented ? augmentedViews : dataset.data.hflip > 0 ? 2 : 1;
+    const spec = phaseAugment(dataset, distill);
+    const views = spec ? Number(distill.teacherViews) : dataset.data.hflip > 0 ? 2 : 1;
     const classes = dataset.splits.classes.length;
     const expected = samples.length * views * classes;
-    const key = { views, ...(augmented ? { seed, augment: dataset.data.augment, hflip: dataset.data.hflip } : {}) };
+    const key = { views, ...(spec ? { seed, augment: spec, hflip: dataset.data.hflip } : {}) };
     const file =
       teacherFile && directory ? path.join(directory, `${cacheKey(teacherFile, dataset, samples, key)}.f32`) : null;
     const info = (source: TeacherOutputsInfo['source']): TeacherOutputsInfo => ({
@@ -97,8 +97,8 @@ export class TeacherOutputs {
         logits.set(out.subarray(i * classes, (i + 1) * classes), ((indices[i] as number) * views + view) * classes);
       }
     };
-    if (augmented) {
-      const loader = viewLoader(dataset, samples, batchSize, seed);
+    if (spec) {
+      const loader = viewLoader(dataset, samples, batchSize, seed, spec);
       for (let view = 0; view < views; view++) {
         for await (const batch of loader.epoch(0, 0, view)) {
           keep(batch, view, (await teacher.forward(batch)).data);

@@ -77,7 +77,7 @@ async function kdtorchRun(input, dataset) {
  * reference: otherwise each side carves its own validation set, with its own generator, and the two
  * train and select on different images for the same seed.
  */
-function writeSplits({ splits, val, data }, file) {
+export function writeSplits({ splits, val, data }, file) {
   const list = (samples) => samples.map((s) => [path.relative(data.root, s.path), s.label]);
   fs.writeFileSync(file, JSON.stringify({ classes: splits.classes, train: list(splits.train), val: list(val) }));
   return file;

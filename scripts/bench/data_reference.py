@@ -3,10 +3,12 @@
                 PIL .convert("RGB") + transforms.Resize((size, size)), concatenated into `out`
                 ("height" and "width" instead of "size" for a non-square target).
   folder JSON:  {"root": dir} → torchvision.datasets.ImageFolder's classes, class_to_idx and samples.
-  loader JSON:  {"root": dir, "size": 224, "workers": 0, "batch": 32, "limit": N} → images/s of the
-                article's ImageFolder + DataLoader (Resize, RandomHorizontalFlip, ToTensor, Normalize).
+  loader JSON:  {"root": dir, "size": 224, "workers": 0, "batch": 32, "limit": N, "augment": false} → images/s
+                of the article's ImageFolder + DataLoader (Resize, RandomHorizontalFlip, ToTensor, Normalize);
+                with "augment", kdtorch's `recommended` augmentation in torchvision.transforms.v2 after the flip.
 Prints one JSON line."""
 import json
+import os
 import sys
 import time
 
@@ -14,6 +16,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision import datasets, transforms
+from torchvision.transforms import v2
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "reference"))
+from article import recommended_augment  # noqa: E402  (one definition of the recipe, beside the article)
 
 
 def pixels(a):
@@ -33,10 +39,12 @@ def folder(a):
 
 def loader(a):
     size = a["size"]
+    to_tensor = ([v2.PILToTensor(), *recommended_augment(size), v2.ToDtype(torch.float32, scale=True)]
+                 if a.get("augment") else [transforms.ToTensor()])
     tf = transforms.Compose([
         transforms.Resize((size, size)),
         transforms.RandomHorizontalFlip(),
-        transforms.ToTensor(),
+        *to_tensor,
         transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
     ])
     dataset = datasets.ImageFolder(a["root"], transform=tf)

@@ -15,6 +15,12 @@ Usage: python article.py PHASE --data DIR [--size 224] [--epochs 30] [--batch 32
 cosine per batch, balanced class weights). `--tuned` is the loop a PyTorch user would write for a GPU
 (bf16 autocast, channels_last, cudnn.benchmark, fused Adam, pinned batches; with --workers): not the
 article's code, the best PyTorch to hold kdtorch's own tuned settings against.
+`--augment` adds kdtorch's `recommended` augmentation as a PyTorch user writes it (torchvision.transforms.v2:
+RandomResizedCrop(scale 0.7-1), RandomAffine(12 degrees, 10% shifts, bilinear), ColorJitter(0.2, 0.2)).
+`--views K` (distill) gives each training image K fixed augmented views, view k drawn under a seed of
+(seed, image, k), and runs the teacher once over all of them, as kdtorch's distill.teacherViews does;
+each epoch an image shows one of its K views. `--select last` keeps the last epoch instead of the best
+on validation.
 PHASE: teacher | student | distill. Prints one JSON line."""
 import argparse
 import json
@@ -28,6 +34,7 @@ import torch.nn.functional as F
 import torchvision
 from safetensors.torch import load_file, save_file
 from torchvision import datasets, transforms
+from torchvision.transforms import v2
 
 
 class StudentNet(nn.Module):
@@ -93,10 +100,44 @@ class FileList(torch.utils.data.Dataset):
         return self.transform(datasets.folder.default_loader(path)), label
 
 
+class Views(torch.utils.data.Dataset):
+    """K fixed augmented views per image of `base` (whose transform is random): view k of image i is drawn
+    with torch's generator seeded from (seed, i, k). Yields (x, label, i, k); `epoch` picks each image's k."""
+
+    def __init__(self, base, views, seed):
+        self.base, self.views, self.seed, self.epoch, self.fixed = base, views, seed, 0, None
+
+    def __len__(self):
+        return len(self.base)
+
+    def view_of(self, i):
+        if self.fixed is not None:
+            return self.fixed
+        return int(np.random.default_rng([self.seed, self.epoch, i]).integers(self.views))
+
+    def __getitem__(self, i):
+        k = self.view_of(i)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(np.random.default_rng([self.seed, i, k, 7]).integers(2 ** 62)))
+            x, label = self.base[i]
+        return x, label, i, k
+
+
+def recommended_augment(size):
+    """kdtorch's `recommended` data.augment as torchvision.transforms.v2, on uint8 tensors after the resize."""
+    return [
+        v2.RandomResizedCrop(size, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
+        v2.RandomAffine(degrees=12, translate=(0.1, 0.1), interpolation=v2.InterpolationMode.BILINEAR, fill=0),
+        v2.ColorJitter(brightness=0.2, contrast=0.2),
+    ]
+
+
 def loaders(a):
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    augment = recommended_augment(a.size) if a.augment else []
     train_tf = transforms.Compose([transforms.Resize((a.size, a.size)), transforms.RandomHorizontalFlip(),
-                                   transforms.ToTensor(), transforms.Normalize(mean, std)])
+                                   v2.PILToTensor(), *augment, v2.ToDtype(torch.float32, scale=True),
+                                   transforms.Normalize(mean, std)])
     test_tf = transforms.Compose([transforms.Resize((a.size, a.size)), transforms.ToTensor(),
                                   transforms.Normalize(mean, std)])
     train = datasets.ImageFolder(f"{a.data}/train", transform=train_tf)
@@ -123,8 +164,23 @@ def loaders(a):
         val_set = test  # the article's fault: model selection on the test split
     kw = dict(batch_size=a.batch, num_workers=a.workers, persistent_workers=a.workers > 0,
               pin_memory=a.tuned and a.device.startswith("cuda"))
+    if a.views:
+        train = Views(train, a.views, a.seed)
     return (torch.utils.data.DataLoader(train, shuffle=True, **kw), torch.utils.data.DataLoader(val_set, **kw),
             torch.utils.data.DataLoader(test, **kw))
+
+
+def teacher_logits(teacher, views, a, device):
+    """The teacher's logits for every view of every training image: [images, K, classes], in eval mode."""
+    out = torch.zeros(len(views), views.views, 2)
+    teacher.eval()
+    with torch.no_grad():
+        for k in range(views.views):
+            views.fixed = k
+            for x, _, i, _ in torch.utils.data.DataLoader(views, batch_size=a.batch, num_workers=a.workers):
+                out[i, k] = teacher(x.to(device)).float().cpu()
+    views.fixed = None
+    return out
 
 
 def tuned_input(x, device, tuned):
@@ -207,7 +263,12 @@ def main():
     ap.add_argument("--cosine", action="store_true", help="CosineAnnealingLR over all batches, stepped per batch")
     ap.add_argument("--balanced", action="store_true", help="class weights n / (classes * n_c) from train")
     ap.add_argument("--splits", default=None, help="JSON {classes, train, val}: [path, label] lists (kdtorch's)")
+    ap.add_argument("--augment", action="store_true", help="kdtorch's recommended augmentation (torchvision.transforms.v2)")
+    ap.add_argument("--views", type=int, default=0, help="distill: K fixed views per image, teacher logits computed once")
+    ap.add_argument("--select", choices=["best", "last"], default="best", help="keep the best epoch on validation, or the last")
     a = ap.parse_args()
+    if a.views and a.phase != "distill":
+        raise SystemExit("--views is for distill")
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -236,8 +297,9 @@ def main():
                  if a.cosine else None)
     weight = None
     if a.balanced:
-        targets = torch.tensor([train_loader.dataset.dataset.targets[i] for i in train_loader.dataset.indices]
-                               if isinstance(train_loader.dataset, torch.utils.data.Subset) else train_loader.dataset.targets)
+        labelled = train_loader.dataset.base if a.views else train_loader.dataset
+        targets = torch.tensor([labelled.dataset.targets[i] for i in labelled.indices]
+                               if isinstance(labelled, torch.utils.data.Subset) else labelled.targets)
         counts = torch.bincount(targets).double()
         weight = (len(targets) / (len(counts) * counts)).float().to(device)
     criterion = (DistillationLoss(a.alpha, a.temperature, corrected, weight) if teacher is not None
@@ -245,19 +307,26 @@ def main():
 
     history, best, best_state = [], None, None
     started = time.perf_counter()
+    cached = teacher_logits(teacher, train_loader.dataset, a, device) if a.views else None
     for epoch in range(a.epochs):
         epoch_start = time.perf_counter()
         model.train()
+        if a.views:
+            train_loader.dataset.epoch = epoch
         # Tuned, the sums stay on the device: .item() waits for the GPU at every step.
         loss_sum, correct, n = (torch.zeros((), device=device) if a.tuned else 0.0), 0, 0
-        for x, y in train_loader:
+        for batch in train_loader:
+            x, y = batch[0], batch[1]
             x, y = tuned_input(x, device, a.tuned), y.to(device, non_blocking=a.tuned)
             optimizer.zero_grad()
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.tuned):
                 out = model(x)
                 if teacher is not None:
-                    with torch.no_grad():
-                        t = teacher(x)
+                    if cached is not None:
+                        t = cached[batch[2], batch[3]].to(device)
+                    else:
+                        with torch.no_grad():
+                            t = teacher(x)
                     loss = criterion(out.float(), t.float(), y)
                 else:
                     loss = criterion(out.float(), y)
@@ -279,7 +348,8 @@ def main():
         history.append({"epoch": epoch + 1, "trainLoss": loss_sum / n, "trainAccuracy": correct / n, "valLoss": val_loss,
                         "valAccuracy": val_acc, "seconds": time.perf_counter() - epoch_start,
                         "imagesPerSecond": n / train_seconds})
-        if best is None or val_acc > best["valAccuracy"] or (val_acc == best["valAccuracy"] and val_loss < best["valLoss"]):
+        if (a.select == "last" or best is None or val_acc > best["valAccuracy"]
+                or (val_acc == best["valAccuracy"] and val_loss < best["valLoss"])):
             best = history[-1]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     total = time.perf_counter() - started
