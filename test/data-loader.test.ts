@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { nativeAugmentSpec, viewFlip, viewSeed } from '../lib/data/augment.js';
+import { nativeAugmentSpec, type ViewCount, viewFlip, viewSeed } from '../lib/data/augment.js';
 import { DataLoader, IMAGENET_MEAN, IMAGENET_STD } from '../lib/data/data-loader.js';
 import { DecodeCache } from '../lib/data/decode-cache.js';
 import { type Sample, scanImageFolder } from '../lib/data/image-folder.js';
@@ -200,13 +200,12 @@ describe('DataLoader views (data.augment)', () => {
       ),
     );
 
+  /** A loader of the samples with flips at 0.5 and the recommended augmentation. */
+  const augmenting = (batchSize: number, seed: number, views: ViewCount) =>
+    new DataLoader(samples, new DecodeCache(options), { batchSize, seed, hflip: 0.5, augment: { spec, views } });
+
   it("'live': a fresh view each epoch, each a function of (seed, image, epoch) alone, so epochs replay", async () => {
-    const loader = new DataLoader(samples, new DecodeCache(options), {
-      batchSize: 4,
-      seed: 3,
-      hflip: 0.5,
-      augment: { spec, views: 'live' },
-    });
+    const loader = augmenting(4, 3, 'live');
     const first = viewsOf(await collect(loader.epoch(0)));
     expect(viewsOf(await collect(loader.epoch(0)))).toEqual(first);
     const second = viewsOf(await collect(loader.epoch(1)));
@@ -218,12 +217,7 @@ describe('DataLoader views (data.augment)', () => {
   });
 
   it('K views: each epoch draws one of K per image; epoch(e, 0, k) serves view k, as training shows it', async () => {
-    const loader = new DataLoader(samples, new DecodeCache(options), {
-      batchSize: 3,
-      seed: 5,
-      hflip: 0.5,
-      augment: { spec, views: 3 },
-    });
+    const loader = augmenting(3, 5, 3);
     const drawn = new Map<number, Set<number>>();
     for (let epoch = 0; epoch < 8; epoch++) {
       for (const [p, v] of viewsOf(await collect(loader.epoch(epoch)))) {
@@ -241,12 +235,7 @@ describe('DataLoader views (data.augment)', () => {
   });
 
   it('the network sees the augmented views: a forward pass equals one on augmentPixels normalised', async () => {
-    const loader = new DataLoader(samples, new DecodeCache(options), {
-      batchSize: 10,
-      seed: 2,
-      hflip: 0.5,
-      augment: { spec, views: 'live' },
-    });
+    const loader = augmenting(10, 2, 'live');
     const [batch] = await collect(loader.epoch(0));
     const b = batch as PixelBatch;
     const { images } = augmentPixels(b.pixels, b.shape, b as Parameters<typeof augmentPixels>[2]);
