@@ -13,6 +13,7 @@ export const NATIVE_ERROR_CODES = [
   'E_WEIGHTS_MISMATCH',
   'E_RELEASED',
   'E_OUT_OF_MEMORY',
+  'E_IMAGE_TOO_LARGE',
 ] as const;
 
 export const ERROR_CODES = [

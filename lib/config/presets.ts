@@ -2,6 +2,7 @@
 // preset gets; `article` is the article, faults included (`seed`, its old name, still works); `quick` is for
 // CPUs and the demo.
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/data-loader.js';
+import { DEFAULT_MAX_PIXELS } from '../data/decode.js';
 import { NETWORK_DEFAULTS } from '../native/model.js';
 import type { Config, PhaseConfig, PresetName } from './schema.js';
 
@@ -53,6 +54,7 @@ const article: Config = {
     minValImages: 100,
     onBadImage: 'error',
     cacheDir: null,
+    maxPixels: DEFAULT_MAX_PIXELS,
     // On a GPU it saves each batch's host-to-device copy: the bf16 student trained 2.3× faster with it on an
     // H200 (31,651 vs 13,543 img/s, scripts/device/loop-check.mjs). On a CPU there is no copy to save (student
     // steps at 112²: 1,865 vs 1,822 img/s) and the pixels would be held twice, so 'auto' leaves it off there.

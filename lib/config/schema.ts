@@ -184,6 +184,12 @@ export const configSchema = z
         testFraction: z.number().gt(0).lt(1),
         minValImages: z.number().int().min(0),
         onBadImage: z.enum(['error', 'skip']),
+        /** The most pixels (width × height) an image's header may declare: larger files are refused before decoding (E_IMAGE_TOO_LARGE; skipped under onBadImage 'skip'), as a 400-byte JPEG can declare 60000×60000. The default is PIL's Image.MAX_IMAGE_PIXELS. */
+        maxPixels: z
+          .number()
+          .int()
+          .positive()
+          .max(2 ** 40),
         /** A folder for the decode file cache; null keeps decoded images in memory only. */
         cacheDir: z.string().min(1).nullable(),
         /** Keep the decoded training images on the model's device (PixelStore): batches send row numbers only. 'auto': on a CUDA device when they take at most a quarter of its memory. */

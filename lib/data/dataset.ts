@@ -38,7 +38,12 @@ export async function openDataset(
     carve: data.validateOn !== 'test',
   });
   const splits = recorded ? applySplitRecord(scanned, recorded.record, recorded.file) : scanned;
-  const options: DecodeOptions = { height: data.imageSize, width: data.imageSize, channels: data.channels };
+  const options: DecodeOptions = {
+    height: data.imageSize,
+    width: data.imageSize,
+    channels: data.channels,
+    maxPixels: data.maxPixels,
+  };
   const cache = new DecodeCache(options, data.cacheDir ?? undefined);
   return { splits, val: data.validateOn === 'test' ? splits.test : splits.val, cache, data };
 }

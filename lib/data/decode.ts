@@ -13,7 +13,12 @@ export interface DecodeOptions {
   height: number;
   width: number;
   channels: 1 | 3;
+  /** The most pixels an image may declare (default DEFAULT_MAX_PIXELS); larger ones throw E_IMAGE_TOO_LARGE. */
+  maxPixels?: number;
 }
+
+/** PIL's Image.MAX_IMAGE_PIXELS, past which it warns of a decompression bomb (~ a 9459 × 9459 image). */
+export const DEFAULT_MAX_PIXELS = 89_478_485;
 
 export interface DecodeSettings {
   /** Decode JPEGs with the addon's libjpeg-turbo decoder (sharp takes what it declines). */
@@ -59,14 +64,20 @@ export async function decodeBytes(
   name: string,
   settings: DecodeSettings = DECODE_SETTINGS,
 ): Promise<Uint8Array> {
-  const { height, width, channels } = options;
+  const { height, width, channels, maxPixels = DEFAULT_MAX_PIXELS } = options;
   const { kernel, fastShrinkOnLoad, ignoreIcc } = settings;
+  const tooLarge = (why: string, cause: unknown) =>
+    new KdtorchError('E_IMAGE_TOO_LARGE', `${name}: ${why}`, { file: name, field: 'data.maxPixels', cause });
   if (settings.nativeJpeg && isJpeg(bytes)) {
-    const pixels = await nativeDecodeJpeg(bytes, options, fastShrinkOnLoad);
+    const pixels = await nativeDecodeJpeg(bytes, { height, width, channels, maxPixels }, fastShrinkOnLoad).catch(
+      (error: KdtorchError) => {
+        throw error.code === 'E_IMAGE_TOO_LARGE' ? tooLarge(error.message, error) : error;
+      },
+    );
     if (pixels) return new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   }
   try {
-    const { data, info } = await sharp(bytes, { ignoreIcc })
+    const { data, info } = await sharp(bytes, { ignoreIcc, limitInputPixels: maxPixels })
       .rotate()
       .resize(width, height, { fit: 'fill', kernel, fastShrinkOnLoad })
       .removeAlpha()
@@ -80,6 +91,13 @@ export async function decodeBytes(
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (error) {
+    const message = (error as Error).message;
+    if (message.includes('exceeds pixel limit')) {
+      throw tooLarge(
+        `it declares more pixels than the limit of ${maxPixels} (data.maxPixels; raise it if the image is genuine)`,
+        error,
+      );
+    }
     throw new KdtorchError('E_BAD_IMAGE', `${name}: cannot decode as an image (${(error as Error).message.trim()})`, {
       file: name,
       cause: error,

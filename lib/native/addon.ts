@@ -108,10 +108,12 @@ export function createNativeEvaluator(model: NativeModel): Promise<NativeEvaluat
  */
 export function nativeDecodeJpeg(
   bytes: Uint8Array,
-  size: { height: number; width: number; channels: 1 | 3 },
+  size: { height: number; width: number; channels: 1 | 3; maxPixels?: number },
   shrinkOnLoad: boolean,
 ): Promise<Buffer | null> {
-  return call(() => native().addon.decodeJpeg(bytes, size.height, size.width, size.channels, shrinkOnLoad));
+  return call(() =>
+    native().addon.decodeJpeg(bytes, size.height, size.width, size.channels, shrinkOnLoad, size.maxPixels ?? 0),
+  );
 }
 
 /** An empty store of `count` H×W×C images on `model`'s device. */

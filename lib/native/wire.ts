@@ -269,6 +269,8 @@ export interface Addon {
     width: number,
     channels: number,
     shrinkOnLoad: boolean,
+    /** Refuses (E_IMAGE_TOO_LARGE) a header declaring more pixels; 0: no limit. */
+    maxPixels: number,
   ): Promise<Buffer | null>;
   /** The `__metadata__` object of a safetensors file's header, checked as loadWeights checks it. */
   readSafetensorsMetadata(path: string): Promise<Record<string, string>>;

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "../core/jpeg_image.h"
+#include "async.h"
 #include "exports.h"
 
 namespace kdtorch::binding {
@@ -20,11 +21,18 @@ class DecodeJpegWorker : public Napi::AsyncWorker {
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
-  void Execute() override { pixels_ = decodeJpeg(data_, size_, target_, declined_); }
+  void Execute() override {
+    try {
+      pixels_ = decodeJpeg(data_, size_, target_, declined_);
+    } catch (const ImageTooLargeError& error) {
+      tooLarge_ = error.what();
+    }
+  }
 
   // Declined files resolve to null: the caller decodes them with sharp instead.
   void OnOK() override {
     auto env = Env();
+    if (!tooLarge_.empty()) return deferred_.Reject(makeError(env, "E_IMAGE_TOO_LARGE", tooLarge_).Value());
     if (!pixels_) return deferred_.Resolve(env.Null());
     auto buffer = Napi::Buffer<uint8_t>::Copy(env, pixels_->data(), pixels_->size());
     deferred_.Resolve(buffer);
@@ -40,9 +48,10 @@ class DecodeJpegWorker : public Napi::AsyncWorker {
   JpegTarget target_;
   std::optional<std::vector<uint8_t>> pixels_;
   std::string declined_;
+  std::string tooLarge_;
 };
 
-// decodeJpeg(bytes: Uint8Array, height, width, channels, shrinkOnLoad) → Promise<Buffer | null>
+// decodeJpeg(bytes: Uint8Array, height, width, channels, shrinkOnLoad, maxPixels) → Promise<Buffer | null>
 Napi::Value decodeJpegBinding(const Napi::CallbackInfo& args) {
   auto env = args.Env();
   if (!args[0].IsTypedArray() || args[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
@@ -53,6 +62,8 @@ Napi::Value decodeJpegBinding(const Napi::CallbackInfo& args) {
   target.width = args[2].As<Napi::Number>().Int32Value();
   target.channels = args[3].As<Napi::Number>().Int32Value();
   target.shrinkOnLoad = args[4].ToBoolean();
+  const double maxPixels = args[5].IsNumber() ? args[5].As<Napi::Number>().DoubleValue() : 0;
+  target.maxPixels = maxPixels > 0 ? static_cast<uint64_t>(maxPixels) : 0;
   if (target.height < 1 || target.width < 1 || (target.channels != 1 && target.channels != 3)) {
     throw Napi::RangeError::New(env, "decodeJpeg: height and width must be positive, channels 1 or 3");
   }

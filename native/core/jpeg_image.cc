@@ -1,8 +1,11 @@
 #include "jpeg_image.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
 // After <cstdio>: jpeglib.h uses FILE without declaring it.
 #include <jpeglib.h>
@@ -10,7 +13,43 @@
 #include "resize.h"
 
 namespace kdtorch {
+
+ImageTooLargeError::ImageTooLargeError(uint64_t width, uint64_t height, uint64_t limit)
+    : std::runtime_error("its header declares " + std::to_string(width) + "×" + std::to_string(height) + " = " +
+                         std::to_string(width * height) + " pixels, more than the limit of " + std::to_string(limit) +
+                         " (data.maxPixels; raise it if the image is genuine)") {}
+
 namespace {
+
+// The process-wide budget of decoded bytes in flight (kDecodeBudgetBytes).
+class DecodeBudget {
+ public:
+  uint64_t acquire(uint64_t bytes) {
+    bytes = std::min(bytes, kDecodeBudgetBytes);
+    std::unique_lock lock(mutex_);
+    freed_.wait(lock, [&] { return used_ + bytes <= kDecodeBudgetBytes; });
+    used_ += bytes;
+    return bytes;
+  }
+  void release(uint64_t bytes) {
+    if (bytes == 0) return;
+    {
+      std::lock_guard lock(mutex_);
+      used_ -= bytes;
+    }
+    freed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  uint64_t used_ = 0;
+};
+
+DecodeBudget& decodeBudget() {
+  static DecodeBudget budget;
+  return budget;
+}
 
 // libjpeg reports errors through a callback that must not return; the documented way out is a
 // longjmp back to decodeJpeg. Warnings (corrupt or truncated data that libjpeg would patch over)
@@ -96,7 +135,7 @@ int shrinkDenominator(const jpeg_decompress_struct& cinfo, const JpegTarget& tar
 // longjmp from onError skips nothing.
 bool readPixels(jpeg_decompress_struct& cinfo, ErrorExit& error, const uint8_t* data, size_t size,
                 const JpegTarget& target, std::vector<uint8_t>& pixels, int& width, int& height, int& channels,
-                std::string& declined) {
+                std::string& declined, uint64_t& reserved, bool& tooLarge) {
   if (setjmp(error.jump)) {
     declined = "libjpeg message " + std::to_string(error.code) + " (see jerror.h)";
     return false;
@@ -104,6 +143,10 @@ bool readPixels(jpeg_decompress_struct& cinfo, ErrorExit& error, const uint8_t* 
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(&cinfo, TRUE);
+  if (target.maxPixels > 0 && static_cast<uint64_t>(cinfo.image_width) * cinfo.image_height > target.maxPixels) {
+    tooLarge = true;
+    return false;
+  }
   if (exifOrientation(cinfo) != 1) {
     declined = "EXIF orientation to apply";
     return false;
@@ -122,6 +165,7 @@ bool readPixels(jpeg_decompress_struct& cinfo, ErrorExit& error, const uint8_t* 
   width = static_cast<int>(cinfo.output_width);
   height = static_cast<int>(cinfo.output_height);
   channels = cinfo.output_components;
+  reserved = decodeBudget().acquire(static_cast<uint64_t>(width) * height * channels);
   pixels.resize(static_cast<size_t>(width) * height * channels);
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW row = &pixels[static_cast<size_t>(cinfo.output_scanline) * width * channels];
@@ -142,9 +186,21 @@ std::optional<std::vector<uint8_t>> decodeJpeg(const uint8_t* data, size_t size,
   jpeg_create_decompress(&cinfo);
   std::vector<uint8_t> decoded;
   int width = 0, height = 0, channels = 0;
-  const bool ok = readPixels(cinfo, error, data, size, target, decoded, width, height, channels, declined);
+  uint64_t reserved = 0;
+  bool tooLarge = false;
+  const bool ok =
+      readPixels(cinfo, error, data, size, target, decoded, width, height, channels, declined, reserved, tooLarge);
+  const uint64_t declaredWidth = cinfo.image_width, declaredHeight = cinfo.image_height;
   jpeg_destroy_decompress(&cinfo);
-  if (!ok) return std::nullopt;
+  if (tooLarge) throw ImageTooLargeError(declaredWidth, declaredHeight, target.maxPixels);
+  if (!ok) {
+    decodeBudget().release(reserved);
+    return std::nullopt;
+  }
+  struct Release {
+    uint64_t bytes;
+    ~Release() { decodeBudget().release(bytes); }
+  } release{reserved};  // the resize below still reads `decoded`
 
   std::vector<uint8_t> out(static_cast<size_t>(target.width) * target.height * target.channels);
   if (channels == target.channels) {

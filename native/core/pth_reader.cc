@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <variant>
 
+#include "file_bytes.h"
+
 namespace kdtorch {
 namespace {
 
@@ -35,8 +37,6 @@ struct Value {
       v;
 };
 
-ValuePtr make(decltype(Value::v) v) { return std::make_shared<Value>(Value{std::move(v)}); }
-
 const std::unordered_map<std::string, c10::ScalarType>& storageTypes() {
   static const std::unordered_map<std::string, c10::ScalarType> types = {
       {"FloatStorage", torch::kFloat32},     {"DoubleStorage", torch::kFloat64}, {"HalfStorage", torch::kFloat16},
@@ -48,8 +48,18 @@ const std::unordered_map<std::string, c10::ScalarType>& storageTypes() {
 
 class Unpickler {
  public:
-  Unpickler(caffe2::serialize::PyTorchStreamReader& archive, const char* data, size_t size, std::string path)
-      : archive_(archive), data_(data), size_(size), path_(std::move(path)) {}
+  Unpickler(caffe2::serialize::PyTorchStreamReader& archive, const char* data, size_t size, std::string path,
+            uint64_t fileSize)
+      : archive_(archive), data_(data), size_(size), path_(std::move(path)), fileSize_(fileSize) {}
+
+  // Values are freed one by one, not by the recursive destructors of nested containers: a pickle of
+  // 10^5 nested tuples (a few bytes each) would otherwise overflow the stack. Emptying every value
+  // first also frees cycles (a list appended to itself).
+  ~Unpickler() {
+    for (auto& value : values_) value->v = std::monostate{};
+  }
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
 
   ValuePtr run() {
     while (true) {
@@ -217,11 +227,14 @@ class Unpickler {
     const int64_t numel = asInt((*t)[4]);
     const std::string record = "data/" + key;
     if (!archive_.hasRecord(record)) fail("storage record '" + record + "' is missing (truncated file?)");
-    auto [buffer, bytes] = archive_.getRecord(record);
-    if (static_cast<int64_t>(bytes) != numel * static_cast<int64_t>(c10::elementSize(dtype))) {
-      fail("storage '" + key + "' has " + std::to_string(bytes) + " bytes, expected " +
-           std::to_string(numel * c10::elementSize(dtype)));
+    const size_t bytes = recordSize(record);
+    if (numel < 0 || static_cast<uint64_t>(numel) > bytes ||
+        bytes != static_cast<uint64_t>(numel) * c10::elementSize(dtype)) {
+      fail("storage '" + key + "' has " + std::to_string(bytes) + " bytes, not the " + std::to_string(numel) +
+           " elements of " + c10::toString(dtype) + " its entry declares");
     }
+    auto [buffer, read] = archive_.getRecord(record);
+    if (read != bytes) fail("storage '" + key + "' changed size while being read");
     auto flat = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
     std::memcpy(flat.data_ptr(), buffer.get(), bytes);
     auto value = make(Storage{flat});
@@ -245,20 +258,58 @@ class Unpickler {
       if (storage == nullptr) fail("_rebuild_tensor_v2 without a storage");
       const int64_t offset = asInt((*args)[1]);
       const auto size = intTuple((*args)[2]), stride = intTuple((*args)[3]);
-      int64_t last = offset;  // the furthest element the view reaches must lie inside the storage
-      for (size_t d = 0; d < size.size(); ++d) last += size[d] == 0 ? 0 : (size[d] - 1) * stride[d];
-      if (size.size() != stride.size() || last >= std::max<int64_t>(storage->flat.numel(), 1)) {
-        fail("a tensor's view reaches outside its storage");
-      }
+      checkView(size, stride, offset, storage->flat.numel());
+      // Kept a view: a zero-stride tensor of 2^29 elements over one float costs 4 bytes here, and
+      // load_state_dict's copy_ refuses its shape (or copies it into a tensor that already exists).
       return make(storage->flat.as_strided(size, stride, offset));
     }
     fail("REDUCE of '" + q + "' is not allowed");
   }
 
+  // The furthest element the view reaches lies inside the storage, computed without overflow.
+  void checkView(const std::vector<int64_t>& size, const std::vector<int64_t>& stride, int64_t offset,
+                 int64_t storageNumel) {
+    if (size.size() != stride.size()) {
+      fail("a tensor's size has " + std::to_string(size.size()) + " dimensions but its stride " +
+           std::to_string(stride.size()));
+    }
+    if (size.size() > 64) fail("a tensor with more than 64 dimensions");
+    bool empty = false;
+    int64_t last = offset;
+    for (size_t d = 0; d < size.size(); ++d) {
+      if (size[d] < 0 || stride[d] < 0) fail("a tensor with a negative size or stride");
+      empty = empty || size[d] == 0;
+      int64_t reach = 0;
+      if (size[d] > 0 &&
+          (__builtin_mul_overflow(size[d] - 1, stride[d], &reach) || __builtin_add_overflow(last, reach, &last))) {
+        fail("a tensor's view reaches outside its storage");
+      }
+    }
+    int64_t numel = 1;
+    for (auto s : size) {
+      if (__builtin_mul_overflow(numel, s, &numel)) fail("a tensor whose element count overflows int64");
+    }
+    if (offset < 0 || (empty ? offset > storageNumel : last >= storageNumel)) {
+      fail("a tensor's view reaches outside its storage");
+    }
+  }
+
+  size_t recordSize(const std::string& record) {
+    // torch.save stores records uncompressed; a record larger than the file is a compressed bomb.
+    const size_t bytes = archive_.getRecordSize(record);
+    if (bytes > fileSize_) fail("record '" + record + "' claims more bytes than the file has");
+    return bytes;
+  }
+
+  ValuePtr make(decltype(Value::v) v) {
+    values_.push_back(std::make_shared<Value>(Value{std::move(v)}));
+    return values_.back();
+  }
+
   // Primitive readers.
   uint8_t byte() { return static_cast<uint8_t>(*bytes(1)); }
   const char* bytes(size_t n) {
-    if (pos_ + n > size_) fail("data.pkl ends early (truncated file?)");
+    if (n > size_ - pos_) fail("data.pkl ends early (truncated file?)");
     const char* p = data_ + pos_;
     pos_ += n;
     return p;
@@ -366,6 +417,8 @@ class Unpickler {
   size_t size_;
   size_t pos_ = 0;
   std::string path_;
+  uint64_t fileSize_;
+  std::vector<ValuePtr> values_;  // every value made, for the iterative teardown
   std::vector<ValuePtr> stack_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
   std::unordered_map<std::string, ValuePtr> storages_;
@@ -374,6 +427,7 @@ class Unpickler {
 }  // namespace
 
 NamedTensors readPth(const std::string& path) {
+  const uint64_t fileSize = regularFileSize(path);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> archive;
   try {
     archive = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
@@ -382,8 +436,12 @@ NamedTensors readPth(const std::string& path) {
         path + ": not a PyTorch zip file (torch.save with the default zip format): " + error.what_without_backtrace());
   }
   if (!archive->hasRecord("data.pkl")) throw BadFileError(path + ": PyTorch zip file without data.pkl");
+  if (archive->getRecordSize("data.pkl") > fileSize) {
+    throw BadFileError(path + ": data.pkl claims more bytes than the file has");
+  }
   auto [buffer, size] = archive->getRecord("data.pkl");
-  const auto root = Unpickler(*archive, static_cast<const char*>(buffer.get()), size, path).run();
+  Unpickler unpickler(*archive, static_cast<const char*>(buffer.get()), size, path, fileSize);
+  const auto root = unpickler.run();
   const auto* dict = std::get_if<Dict>(&root->v);
   if (dict == nullptr) throw BadFileError(path + ": holds no dict of tensors (save model.state_dict(), not the model)");
   NamedTensors tensors;
@@ -393,7 +451,7 @@ NamedTensors readPth(const std::string& path) {
     if (name == nullptr || tensor == nullptr) {
       throw BadFileError(path + ": holds a dict whose entries are not all name → tensor (save model.state_dict())");
     }
-    tensors.emplace_back(*name, tensor->contiguous());
+    tensors.emplace_back(*name, *tensor);
   }
   return tensors;
 }

@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "file_bytes.h"
 
 namespace kdtorch {
 namespace {
@@ -18,6 +21,26 @@ const std::vector<std::pair<std::string, c10::ScalarType>>& dtypeNames() {
   return names;
 }
 
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool validUtf8(const std::string& text) {
+  const auto* p = reinterpret_cast<const uint8_t*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    const uint8_t c = *p;
+    int length = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (length == 0 || end - p < length) return false;
+    uint32_t code = length == 1 ? c : c & (0x7f >> length);
+    for (int i = 1; i < length; ++i) {
+      if ((p[i] & 0xc0) != 0x80) return false;
+      code = code << 6 | (p[i] & 0x3f);
+    }
+    static const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < smallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    p += length;
+  }
+  return true;
+}
+
 // The header is a small, fixed shape of JSON; this reader takes exactly that shape and rejects the rest.
 class HeaderParser {
  public:
@@ -25,7 +48,9 @@ class HeaderParser {
 
   // `data` null: check every tensor's record against `dataSize` but read no bytes (metadata only).
   SafetensorsFile parse(const char* data, size_t dataSize) {
+    if (!validUtf8(text_)) fail("the header is not valid UTF-8");
     SafetensorsFile file;
+    std::vector<Extent> extents;
     expect('{');
     if (peek() != '}') {
       do {
@@ -34,16 +59,44 @@ class HeaderParser {
         if (name == "__metadata__") {
           readMetadata(file.metadata);
         } else {
-          file.tensors.emplace_back(name, readTensor(name, data, dataSize));
+          for (const auto& extent : extents) {
+            if (extent.name == name) fail("tensor '" + name + "' appears twice");
+          }
+          auto [tensor, extent] = readTensor(name, data, dataSize);
+          file.tensors.emplace_back(name, std::move(tensor));
+          extents.push_back(std::move(extent));
         }
       } while (accept(','));
     }
     expect('}');
+    checkCoverage(extents, dataSize);
     return file;
   }
 
  private:
-  torch::Tensor readTensor(const std::string& name, const char* data, size_t dataSize) {
+  struct Extent {
+    std::string name;
+    uint64_t begin, end;
+  };
+
+  // The safetensors library's rule: the tensors' byte ranges, in order, tile the data exactly, with
+  // no gap, no overlap (another tensor's bytes loaded as weights) and nothing after the last.
+  void checkCoverage(std::vector<Extent>& extents, size_t dataSize) {
+    std::sort(extents.begin(), extents.end(), [](const Extent& a, const Extent& b) { return a.begin < b.begin; });
+    uint64_t end = 0;
+    for (const auto& extent : extents) {
+      if (extent.begin != end) {
+        fail("tensor '" + extent.name + "' starts at byte " + std::to_string(extent.begin) + ", not " +
+             std::to_string(end) + (extent.begin < end ? " (it overlaps another tensor)" : " (a gap before it)"));
+      }
+      end = extent.end;
+    }
+    if (end != dataSize) {
+      fail(std::to_string(dataSize - end) + " bytes after the last tensor's data (not a file safetensors writes)");
+    }
+  }
+
+  std::pair<torch::Tensor, Extent> readTensor(const std::string& name, const char* data, size_t dataSize) {
     std::string dtype;
     std::vector<int64_t> shape, offsets;
     expect('{');
@@ -67,19 +120,22 @@ class HeaderParser {
       if (label == dtype) type = scalar, known = true;
     }
     if (!known) fail("tensor '" + name + "' has dtype '" + dtype + "', which kdtorch does not read");
-    if (offsets.size() != 2 || offsets[0] < 0 || offsets[1] < offsets[0] ||
-        static_cast<size_t>(offsets[1]) > dataSize) {
+    if (offsets.size() != 2 || offsets[1] < offsets[0] || static_cast<uint64_t>(offsets[1]) > dataSize) {
       fail("tensor '" + name + "' has data_offsets outside the file (truncated?)");
     }
-    int64_t numel = 1;
-    for (auto size : shape) numel *= size;
-    if (numel * static_cast<int64_t>(c10::elementSize(type)) != offsets[1] - offsets[0]) {
+    // Every factor is checked before it multiplies, so a shape like [2^62, 4] is refused, not wrapped.
+    uint64_t bytes = c10::elementSize(type);
+    for (auto size : shape) {
+      if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(size), &bytes)) bytes = UINT64_MAX;
+    }
+    if (bytes != static_cast<uint64_t>(offsets[1] - offsets[0])) {
       fail("tensor '" + name + "': shape and dtype do not match its byte length");
     }
-    if (data == nullptr) return {};
+    Extent extent{name, static_cast<uint64_t>(offsets[0]), static_cast<uint64_t>(offsets[1])};
+    if (data == nullptr) return {torch::Tensor(), std::move(extent)};
     auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
-    std::memcpy(tensor.data_ptr(), data + offsets[0], offsets[1] - offsets[0]);
-    return tensor;
+    std::memcpy(tensor.data_ptr(), data + offsets[0], bytes);
+    return {tensor, std::move(extent)};
   }
 
   void readMetadata(Metadata& metadata) {
@@ -102,7 +158,14 @@ class HeaderParser {
       size_t end = pos_;
       while (end < text_.size() && std::isdigit(static_cast<unsigned char>(text_[end]))) ++end;
       if (end == pos_) fail("expected a non-negative integer");
-      values.push_back(std::stoll(text_.substr(pos_, end - pos_)));
+      int64_t value = 0;
+      for (size_t i = pos_; i < end; ++i) {
+        if (__builtin_mul_overflow(value, int64_t{10}, &value) ||
+            __builtin_add_overflow(value, int64_t{text_[i] - '0'}, &value)) {
+          fail("the integer " + text_.substr(pos_, std::min<size_t>(end - pos_, 40)) + " does not fit in int64");
+        }
+      }
+      values.push_back(value);
       pos_ = end;
     } while (accept(','));
     expect(']');
@@ -207,9 +270,7 @@ uint64_t headerSizeOf(const std::string& path, const char* first8, size_t fileSi
 }  // namespace
 
 SafetensorsFile readSafetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw BadFileError(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = readRegularFile(path);
   const uint64_t headerSize = headerSizeOf(path, bytes.data(), bytes.size());
   const std::string header = bytes.substr(8, headerSize);
   const char* data = bytes.data() + 8 + headerSize;
@@ -217,11 +278,10 @@ SafetensorsFile readSafetensors(const std::string& path) {
 }
 
 Metadata readSafetensorsMetadata(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const uint64_t fileSize = regularFileSize(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw BadFileError(path + ": cannot open (" + std::strerror(errno) + ")");
-  const auto fileSize = static_cast<size_t>(in.tellg());
   char first8[8] = {};
-  in.seekg(0);
   in.read(first8, fileSize < 8 ? static_cast<std::streamsize>(fileSize) : 8);
   const uint64_t headerSize = headerSizeOf(path, first8, fileSize);
   std::string header(headerSize, '\0');

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <unordered_map>
 
+#include "file_bytes.h"
 #include "pth_reader.h"
 #include "safetensors.h"
 
@@ -43,12 +44,19 @@ NamedTensors stateDict(torch::nn::Module& module) {
 }
 
 NamedTensors readWeightsFile(const std::string& path) {
+  regularFileSize(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw BadFileError(path + ": cannot open (" + std::strerror(errno) + ")");
   char magic[4] = {0, 0, 0, 0};
   in.read(magic, 4);
-  if (in.gcount() == 0) throw BadFileError(path + ": the file is empty");
   if (magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) return readPth(path);
+  // torch.save before PyTorch 1.6 (or with _use_new_zipfile_serialization=False) wrote a bare pickle
+  // stream: protocol 2's opcode, then the magic number as a LONG1.
+  if (static_cast<uint8_t>(magic[0]) == 0x80 && static_cast<uint8_t>(magic[2]) == 0x8a) {
+    throw BadFileError(path +
+                       ": a legacy (pre-zip) torch.save file, which kdtorch does not read; re-save it in Python "
+                       "with torch.save(torch.load(path), path) (PyTorch >= 1.6) or as safetensors");
+  }
   return readSafetensors(path).tensors;
 }
 
