@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +39,7 @@ describe('scanImageFolder', () => {
     expect(ours.classes).toEqual(theirs.classes);
     expect(ours.classToIndex).toEqual(theirs.classToIndex);
     expect(ours.samples.map((s) => [s.path, s.label])).toEqual(theirs.samples);
-    expect(ours.skipped).toEqual({ hidden: 2, nonImage: 1 }); // .DS_Store and .hidden.jpg; notes.txt
+    expect(ours.skipped).toEqual({ hidden: 2, nonImage: 1, refused: [] }); // .DS_Store and .hidden.jpg; notes.txt
   });
 
   it('follows a class folder that is a link, as torchvision does (a dataset assembled from parts)', async () => {
@@ -55,6 +56,40 @@ describe('scanImageFolder', () => {
     expect(ours.samples).toHaveLength(4);
     expect(ours.classes).toEqual(theirs.classes);
     expect(ours.samples.map((s) => [s.path, s.label])).toEqual(theirs.samples);
+  });
+
+  it('follows links by real path: loops, second paths, links out of the class and pipes are refused and listed', async () => {
+    const dir = tempDir('links');
+    const data = path.join(dir, 'data');
+    await writeImage(path.join(data, 'a', 'one.jpg'), 8, 8);
+    await writeImage(path.join(data, 'b', 'two.jpg'), 8, 8);
+    await writeImage(path.join(dir, 'outside', 'three.jpg'), 8, 8);
+    fs.symlinkSync('.', path.join(data, 'a', 'loop')); // counted 41 times before
+    fs.symlinkSync('..', path.join(data, 'a', 'up')); // would label b's images as a
+    fs.symlinkSync(path.join(dir, 'outside'), path.join(data, 'b', 'away'));
+    fs.symlinkSync('two.jpg', path.join(data, 'b', 'again.jpg'));
+    fs.symlinkSync('missing.jpg', path.join(data, 'b', 'dangling.jpg'));
+    spawnSync('mkfifo', [path.join(data, 'b', 'pipe.jpg')]);
+    const scanned = await scanImageFolder(data);
+    expect(scanned.samples.map((s) => [path.relative(data, s.path), s.label])).toEqual([
+      ['a/one.jpg', 0],
+      ['b/two.jpg', 1],
+    ]);
+    const refused = Object.fromEntries(scanned.skipped.refused.map((r) => [path.relative(data, r.file), r.reason]));
+    expect(Object.keys(refused).sort()).toEqual([
+      'a/loop',
+      'a/up',
+      'b/again.jpg',
+      'b/away',
+      'b/dangling.jpg',
+      'b/pipe.jpg',
+    ]);
+    expect(refused['a/loop']).toMatch(/second path to the folder .*link loop/);
+    expect(refused['a/up']).toMatch(/out of its class folder/);
+    expect(refused['b/away']).toMatch(/out of its class folder/);
+    expect(refused['b/again.jpg']).toMatch(/already counted/);
+    expect(refused['b/dangling.jpg']).toMatch(/link to nothing/);
+    expect(refused['b/pipe.jpg']).toMatch(/not a regular file/);
   });
 
   it('names a missing folder and an empty class', async () => {

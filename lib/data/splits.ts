@@ -104,10 +104,11 @@ async function loadSplitFolders(root: string, options: typeof SPLIT_DEFAULTS): P
       );
     }
   }
-  const skipped = { hidden: 0, nonImage: 0 };
+  const skipped: DatasetSplits['skipped'] = { hidden: 0, nonImage: 0, refused: [] };
   for (const split of [train, val, test]) {
     skipped.hidden += split?.skipped.hidden ?? 0;
     skipped.nonImage += split?.skipped.nonImage ?? 0;
+    skipped.refused.push(...(split?.skipped.refused ?? []));
   }
   const base = { root, layout: 'splits' as const, classes: train.classes, test: test?.samples ?? [], skipped };
   if (!options.carve || (val && val.samples.length >= options.minValImages)) {

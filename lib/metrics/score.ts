@@ -1,5 +1,6 @@
 // Scoring a model on a list of samples: loss, confusion, probabilities, and the test metrics.
 
+import type { SkippedImage } from '../data/data-loader.js';
 import { type Dataset, evalLoader } from '../data/dataset.js';
 import type { Sample } from '../data/image-folder.js';
 import { KdtorchError } from '../errors.js';
@@ -29,7 +30,7 @@ export async function scoreSplit(model: Model, dataset: Dataset, samples: Sample
     accuracy: sums.count === 0 ? Number.NaN : sums.correct / sums.count,
     count: sums.count,
   };
-  return { score, sums, labels };
+  return { score, sums, labels, skipped: loader.skipped };
 }
 
 /** The index of config.positiveClass, or the last class when it is null. */
@@ -49,6 +50,8 @@ export function positiveIndex(classes: string[], positiveClass: string | null): 
 export interface TestReport extends ClassificationMetrics {
   loss: number;
   count: number;
+  /** Images of the split left out under data.onBadImage 'skip', with the reason. */
+  skipped: SkippedImage[];
 }
 
 /** Loss, accuracy, precision/recall/specificity/F1/AUC and confusion over `samples`. */
@@ -60,7 +63,7 @@ export async function testReport(
   positiveClass: string | null,
 ): Promise<TestReport> {
   const { classes } = dataset.splits;
-  const { score, sums, labels } = await scoreSplit(model, dataset, samples, batchSize);
+  const { score, sums, labels, skipped } = await scoreSplit(model, dataset, samples, batchSize);
   const metrics = classificationMetrics(
     sums.confusion,
     sums.probabilities.data,
@@ -68,5 +71,5 @@ export async function testReport(
     classes,
     positiveIndex(classes, positiveClass),
   );
-  return { ...metrics, loss: score.loss, count: score.count };
+  return { ...metrics, loss: score.loss, count: score.count, skipped };
 }

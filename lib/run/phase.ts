@@ -257,6 +257,10 @@ async function finishPhase({ setup, phaseConfig, loader, state, emit }: Loop): P
   const { phase, run, dataset, model, description } = setup;
   const { config } = run;
   await model.loadWeights(run.best(phase));
+  const test =
+    dataset.splits.test.length > 0
+      ? await testReport(model, dataset, dataset.splits.test, phaseConfig.batchSize, config.positiveClass)
+      : null;
   const result: PhaseResult = {
     phase,
     runDir: run.dir,
@@ -267,15 +271,13 @@ async function finishPhase({ setup, phaseConfig, loader, state, emit }: Loop): P
     bestCheckpoint: run.best(phase),
     stoppedEarly: state.stoppedEarly,
     validation: validationSource(setup),
-    test:
-      dataset.splits.test.length > 0
-        ? await testReport(model, dataset, dataset.splits.test, phaseConfig.batchSize, config.positiveClass)
-        : null,
+    test,
     parameters: model.parameterCount,
     precision: model.precision,
     weightsBytes: fs.statSync(run.best(phase)).size,
     latency: await measureLatency(model, description, config.latency.batchSizes, config.latency.repeats),
-    skippedImages: loader.skipped,
+    // Everything left out, in any split: what the folder walk refused, then bad images in train and test.
+    skippedImages: [...dataset.splits.skipped.refused, ...loader.skipped, ...(test?.skipped ?? [])],
     ...(setup.teacherOutputs === undefined ? {} : { teacherOutputs: setup.teacherOutputs }),
   };
   run.writeResult(phase, result);
