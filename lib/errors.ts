@@ -29,6 +29,8 @@ export const ERROR_CODES = [
   'E_BAD_IMAGE',
   'E_INVALID_CONFIG',
   'E_RUN_NOT_FOUND',
+  'E_RUN_LOCKED',
+  'E_BAD_RUN_FILE',
   'E_ABORTED',
 ] as const;
 

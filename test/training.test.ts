@@ -1,5 +1,6 @@
 // End to end through the public API on real chest X-rays (a few, at 32²): runs, their files, their
 // numbers checked against evaluation and against PyTorch, reproducibility, stop and resume.
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -281,12 +282,27 @@ describe('stop and resume', () => {
     expect(error.message).toContain(`--resume ${dir}`);
     expect(fs.existsSync(path.join(dir, 'student', 'last.safetensors'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'student', 'result.json'))).toBe(false);
+    // What a kill -9 leaves: a metrics line written after the checkpoint, temporary files, a lock, of a dead pid.
+    const dead = spawnSync('true').pid as number;
+    const metrics = path.join(dir, 'metrics.jsonl');
+    const lines = fs.readFileSync(metrics, 'utf8').trim().split('\n');
+    fs.appendFileSync(metrics, `${lines.at(-1)}\n`);
+    const temporaries = [`student/last.safetensors.tmp-${dead}`, `metrics.jsonl.${dead}.tmp`];
+    for (const name of temporaries) fs.writeFileSync(path.join(dir, name), 'half a file');
+    fs.writeFileSync(path.join(dir, '.lock'), `${dead}\n`);
 
     const resumedEvents: ProgressEvent[] = [];
     const resumed = await trainStudent({}, { resume: dir, onProgress: (e) => resumedEvents.push(e) });
     expect(resumedEvents.find((e) => e.type === 'batch')).toMatchObject({ epoch: 2, batch: 2 });
     expect(untimed(resumed.history)).toEqual(untimed(whole.history));
     expect(fs.readFileSync(resumed.bestCheckpoint).equals(fs.readFileSync(whole.bestCheckpoint))).toBe(true);
+    const epochs = fs
+      .readFileSync(metrics, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).epoch);
+    expect(epochs).toEqual([1, 2, 3]);
+    for (const name of temporaries) expect(fs.existsSync(path.join(dir, name)), name).toBe(false);
     // A finished phase resumes to its saved result.
     expect(await trainStudent({}, { resume: dir })).toEqual(resumed);
   }, 60_000);
@@ -322,6 +338,23 @@ describe('bad input', () => {
     const error = await rejection(trainStudent(tinyConfig(data, dir, { student: { epochs: 2 } })));
     expect(error).toMatchObject({ code: 'E_INVALID_CONFIG', field: 'output' });
     expect((await rejection(trainStudent({}, { resume: tempDir('empty') }))).code).toBe('E_RUN_NOT_FOUND');
+  });
+
+  it('a run folder has one writer, and damaged run files are named', async () => {
+    const dir = tempDir('out');
+    await trainStudent(tinyConfig(data, dir, { student: { epochs: 1 } }));
+    const other = spawn('sleep', ['30']);
+    try {
+      fs.writeFileSync(path.join(dir, '.lock'), `${other.pid}\n`);
+      const locked = await rejection(trainStudent({}, { resume: dir }));
+      expect(locked).toMatchObject({ code: 'E_RUN_LOCKED', file: path.join(dir, '.lock') });
+      expect(locked.message).toContain(`pid ${other.pid}`);
+    } finally {
+      other.kill();
+    }
+    fs.writeFileSync(path.join(dir, 'config.json'), '{"data": ');
+    const damaged = await rejection(trainStudent({}, { resume: dir }));
+    expect(damaged).toMatchObject({ code: 'E_BAD_RUN_FILE', file: path.join(dir, 'config.json') });
   });
 
   it.skipIf(fs.existsSync('/dev/nvidia0'))('CUDA asked for on a machine without it', async () => {

@@ -36,6 +36,7 @@ export interface DistillOptions extends RunOptions {
 /** The run folder, its config and its dataset: the split the folder recorded, or a new one it records now. */
 async function prepare(input: ConfigInput, command: string, options: RunOptions) {
   const run = options.resume ? RunFolder.open(options.resume) : RunFolder.create(resolveConfig(input), command);
+  run.lock();
   const { config } = run;
   // deviceCache only says where a phase keeps the decoded pixels: a dataset serves either way.
   const decoding = (data: Config['data']) => JSON.stringify({ ...data, deviceCache: null });

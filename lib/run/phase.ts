@@ -133,7 +133,16 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
     emit: setup.onProgress ?? (() => {}),
   };
   if (setup.resume && fs.existsSync(checkpoint)) {
-    loop.state = ((await trainer.loadCheckpoint(checkpoint)).config as { loop: LoopState }).loop;
+    const saved = (await trainer.loadCheckpoint(checkpoint)).config as { loop?: LoopState } | undefined;
+    if (!saved?.loop) {
+      throw new KdtorchError(
+        'E_BAD_WEIGHTS_FILE',
+        `${checkpoint}: not a checkpoint kdtorch wrote (no loop state in its metadata); delete it to restart the ${phase} phase`,
+        { file: checkpoint },
+      );
+    }
+    loop.state = saved.loop;
+    run.rewriteMetrics(phase, loop.state.history);
   }
   const { state } = loop;
   const resumed = state.epoch > 0 || state.batch > 0;

@@ -31,7 +31,7 @@ export class RunFolder {
     const resolved = { ...config, output: dir };
     const file = path.join(dir, 'config.json');
     if (fs.existsSync(file)) {
-      const saved = withCurrentNames(JSON.parse(fs.readFileSync(file, 'utf8')) as Config, file);
+      const saved = withCurrentNames(readJson<Config>(file) as Config, file);
       // Phases of one experiment share a folder; a different experiment must not overwrite it.
       if (JSON.stringify(saved) !== JSON.stringify(resolved)) {
         throw new KdtorchError(
@@ -58,10 +58,54 @@ export class RunFolder {
         },
       );
     }
-    return new RunFolder(
-      path.resolve(dir),
-      withCurrentNames(JSON.parse(fs.readFileSync(file, 'utf8')) as Config, file),
-    );
+    return new RunFolder(path.resolve(dir), withCurrentNames(readJson<Config>(file) as Config, file));
+  }
+
+  /**
+   * Claims the folder for this process's writes: a second writer (a live pid in .lock) is refused, as two
+   * runs with one --output would interleave their metrics and checkpoints. A dead writer's lock and the
+   * temporary files it left (a kill -9 mid-write) are removed.
+   */
+  lock(): void {
+    const file = path.join(this.dir, '.lock');
+    const claim = `${file}.${process.pid}`;
+    fs.writeFileSync(claim, `${process.pid}\n`);
+    try {
+      for (;;) {
+        try {
+          fs.linkSync(claim, file); // atomic: the lock appears with its pid in it, or not at all
+          break;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+          const pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+          if (pid === process.pid) return;
+          if (isAlive(pid)) {
+            throw new KdtorchError(
+              'E_RUN_LOCKED',
+              `${this.dir} is in use by another kdtorch process (pid ${pid}); wait for it, stop it, or choose another output folder`,
+              { file },
+            );
+          }
+          fs.rmSync(file, { force: true });
+        }
+      }
+    } finally {
+      fs.rmSync(claim, { force: true });
+    }
+    process.once('exit', () => fs.rmSync(file, { force: true }));
+    removeDeadTemporaries(this.dir);
+  }
+
+  /** metrics.jsonl as the checkpoint a phase resumes from knows it: lines a killed run wrote after its checkpoint go. */
+  rewriteMetrics(phase: Phase, history: readonly object[]): void {
+    const file = path.join(this.dir, 'metrics.jsonl');
+    if (!fs.existsSync(file)) return;
+    const others = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '' && (JSON.parse(line) as { phase?: string }).phase !== phase);
+    const lines = [...others, ...history.map((record) => JSON.stringify(record))];
+    writeFileAtomicSync(file, lines.map((line) => `${line}\n`).join(''));
   }
 
   /** Model, optimizer and loop position after the last finished batch: what --resume continues from. */
@@ -110,7 +154,37 @@ function writeJson(file: string, value: unknown): void {
 }
 
 function readJson<T>(file: string): T | undefined {
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : undefined;
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (error) {
+    throw new KdtorchError(
+      'E_BAD_RUN_FILE',
+      `${file}: the run folder's file is damaged (${(error as Error).message}); delete it to redo that step, or start a new run`,
+      { file, cause: error },
+    );
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The temporary files of writers no longer alive: lib/atomic-write.ts's `<file>.<pid>.tmp`, safetensors.cc's `<file>.tmp-<pid>`. */
+function removeDeadTemporaries(dir: string): void {
+  const folders = [dir, ...PHASES.map((phase) => path.join(dir, phase))];
+  for (const folder of folders) {
+    for (const name of fs.existsSync(folder) ? fs.readdirSync(folder) : []) {
+      const pid = /\.(\d+)\.tmp$|\.tmp-(\d+)$/.exec(name);
+      if (pid && !isAlive(Number(pid[1] ?? pid[2]))) fs.rmSync(path.join(folder, name), { force: true });
+    }
+  }
 }
 
 /**
