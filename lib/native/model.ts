@@ -99,6 +99,14 @@ export class Model {
     return this.run((h) => h.saveWeights(path, description === undefined ? undefined : JSON.stringify(description)));
   }
 
+  /**
+   * Frees the network's tensors now, after the calls already queued, rather than when V8 collects this
+   * object (it is told their size, so it does collect). Any later call rejects with E_RELEASED.
+   */
+  dispose(): Promise<void> {
+    return this.queue.run(async () => this.handle.dispose());
+  }
+
   /** Runs `work` on the native model in this model's queue. For kdtorch's own trainers. */
   run<T>(work: (handle: NativeModel) => Promise<T>): Promise<T> {
     return this.queue.run(() => call(() => work(this.handle)));

@@ -156,6 +156,8 @@ export interface NativeModel {
   to(device: string): Promise<void>;
   loadWeights(path: string, options: { strict?: boolean; skip?: string[] }): Promise<LoadReport>;
   saveWeights(path: string, descriptionJson?: string): Promise<void>;
+  /** Drops this object's hold on the network (E_RELEASED after); queued native jobs keep theirs until they end. */
+  dispose(): void;
   parameterCount(): number;
   readonly device: string;
   readonly precision: ResolvedPrecision;

@@ -81,7 +81,7 @@ Napi::Function ModelWrap::define(Napi::Env env) {
       env, "NativeModel",
       {InstanceMethod<&ModelWrap::forward>("forward"), InstanceMethod<&ModelWrap::setTraining>("setTraining"),
        InstanceMethod<&ModelWrap::moveTo>("to"), InstanceMethod<&ModelWrap::loadWeights>("loadWeights"),
-       InstanceMethod<&ModelWrap::saveWeights>("saveWeights"),
+       InstanceMethod<&ModelWrap::saveWeights>("saveWeights"), InstanceMethod<&ModelWrap::dispose>("dispose"),
        InstanceMethod<&ModelWrap::parameterCount>("parameterCount"), InstanceAccessor<&ModelWrap::device>("device"),
        InstanceAccessor<&ModelWrap::precision>("precision"), InstanceAccessor<&ModelWrap::training>("training")});
 }
@@ -92,6 +92,29 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& args) : Napi::ObjectWrap<ModelWra
   }
   handle_ = std::make_shared<ModelHandle>();
   handle_->model = *args[0].As<Napi::External<std::shared_ptr<Model>>>().Data();
+  // V8 sees only this small object; told the size of the tensors behind it, its GC collects models
+  // made in a loop before they fill the machine (43 MB per ResNet-18 otherwise invisible).
+  for (const auto& [name, tensor] : stateDict(handle_->model->module())) externalBytes_ += tensor.nbytes();
+  Napi::MemoryManagement::AdjustExternalMemory(args.Env(), externalBytes_);
+}
+
+ModelWrap::~ModelWrap() { releaseMemory(Env()); }
+
+void ModelWrap::releaseMemory(Napi::Env env) {
+  if (externalBytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -externalBytes_);
+  externalBytes_ = 0;
+}
+
+const std::shared_ptr<ModelHandle>& ModelWrap::live(Napi::Env env) const {
+  if (!handle_) throw makeError(env, "E_RELEASED", "this model was disposed: make a new one to use it");
+  return handle_;
+}
+
+// dispose() → undefined: the tensors go once no queued job holds them (a running step keeps its own).
+Napi::Value ModelWrap::dispose(const Napi::CallbackInfo& args) {
+  handle_.reset();
+  releaseMemory(args.Env());
+  return args.Env().Undefined();
 }
 
 std::shared_ptr<ModelHandle> ModelWrap::unwrap(Napi::Env env, const Napi::Value& value, const std::string& what) {
@@ -99,30 +122,30 @@ std::shared_ptr<ModelHandle> ModelWrap::unwrap(Napi::Env env, const Napi::Value&
   if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(constructor)) {
     throw makeError(env, "E_INVALID_ARGUMENT", what + " must be a kdtorch Model");
   }
-  return Unwrap(value.As<Napi::Object>())->handle_;
+  return Unwrap(value.As<Napi::Object>())->live(env);
 }
 
 Napi::Value ModelWrap::forward(const Napi::CallbackInfo& args) {
   Napi::Env env = args.Env();
   auto input = readImages(env, args[0], args[1], args[2], "forward");
-  auto busy = acquireAll(env, {&handle_->busy}, "this model");
-  auto model = handle_->model;
+  auto busy = acquireAll(env, {&live(env)->busy}, "this model");
+  auto model = live(env)->model;
   return PromiseJob<torch::Tensor>::start(env, [model, input] { return model->predict(input.on(model->device())); },
                                           tensorToJs, busy, {args[0], args[2], Value()});
 }
 
 Napi::Value ModelWrap::setTraining(const Napi::CallbackInfo& args) {
   const bool on = args[0].ToBoolean();
-  auto busy = acquireAll(args.Env(), {&handle_->busy}, "this model");
-  auto model = handle_->model;
+  auto busy = acquireAll(args.Env(), {&live(args.Env())->busy}, "this model");
+  auto model = live(args.Env())->model;
   return PromiseJob<Done>::start(args.Env(), [model, on] { return model->train(on), Done{}; }, undefinedResult, busy,
                                  {Value()});
 }
 
 Napi::Value ModelWrap::moveTo(const Napi::CallbackInfo& args) {
   const std::string device = args[0].ToString();
-  auto busy = acquireAll(args.Env(), {&handle_->busy}, "this model");
-  auto model = handle_->model;
+  auto busy = acquireAll(args.Env(), {&live(args.Env())->busy}, "this model");
+  auto model = live(args.Env())->model;
   return PromiseJob<Done>::start(args.Env(), [model, device] { return model->to(device), Done{}; }, undefinedResult,
                                  busy, {Value()});
 }
@@ -139,8 +162,8 @@ Napi::Value ModelWrap::loadWeights(const Napi::CallbackInfo& args) {
       for (uint32_t i = 0; i < skip.Length(); ++i) options.skip.push_back(skip.Get(i).ToString());
     }
   }
-  auto busy = acquireAll(env, {&handle_->busy}, "this model");
-  auto model = handle_->model;
+  auto busy = acquireAll(env, {&live(env)->busy}, "this model");
+  auto model = live(env)->model;
   return PromiseJob<LoadReport>::start(
       env, [model, path, options] { return loadStateDict(model->module(), readWeightsFile(path), options, path); },
       [](Napi::Env env, LoadReport& report) {
@@ -158,8 +181,8 @@ Napi::Value ModelWrap::saveWeights(const Napi::CallbackInfo& args) {
   const std::string path = args[0].ToString();
   // The caller's description of the model (classes, input, normalisation) as JSON, for loadModel().
   const std::string description = args[1].IsString() ? args[1].ToString().Utf8Value() : std::string();
-  auto busy = acquireAll(args.Env(), {&handle_->busy}, "this model");
-  auto model = handle_->model;
+  auto busy = acquireAll(args.Env(), {&live(args.Env())->busy}, "this model");
+  auto model = live(args.Env())->model;
   return PromiseJob<Done>::start(args.Env(),
                                  [model, path, description] {
                                    Metadata metadata{{"format", "pt"}, {"architecture", model->spec().architecture}};
@@ -171,21 +194,21 @@ Napi::Value ModelWrap::saveWeights(const Napi::CallbackInfo& args) {
 }
 
 Napi::Value ModelWrap::parameterCount(const Napi::CallbackInfo& args) {
-  return Napi::Number::New(args.Env(), static_cast<double>(handle_->model->parameterCount()));
+  return Napi::Number::New(args.Env(), static_cast<double>(live(args.Env())->model->parameterCount()));
 }
 
 Napi::Value ModelWrap::device(const Napi::CallbackInfo& args) {
-  return Napi::String::New(args.Env(), handle_->model->device().str());
+  return Napi::String::New(args.Env(), live(args.Env())->model->device().str());
 }
 
 Napi::Value ModelWrap::training(const Napi::CallbackInfo& args) {
-  return Napi::Boolean::New(args.Env(), handle_->model->isTraining());
+  return Napi::Boolean::New(args.Env(), live(args.Env())->model->isTraining());
 }
 
 Napi::Value ModelWrap::precision(const Napi::CallbackInfo& args) {
   auto out = Napi::Object::New(args.Env());
-  out.Set("autocast", handle_->model->autocastBf16() ? "bf16" : "none");
-  out.Set("channelsLast", handle_->model->channelsLast());
+  out.Set("autocast", live(args.Env())->model->autocastBf16() ? "bf16" : "none");
+  out.Set("channelsLast", live(args.Env())->model->channelsLast());
   return out;
 }
 

@@ -12,10 +12,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function define(Napi::Env env);
   explicit ModelWrap(const Napi::CallbackInfo& args);
+  ~ModelWrap() override;
 
   // The model behind a JS value that must be a NativeModel; throws E_INVALID_ARGUMENT otherwise.
   static std::shared_ptr<ModelHandle> unwrap(Napi::Env env, const Napi::Value& value, const std::string& what);
-  const std::shared_ptr<ModelHandle>& handle() const { return handle_; }
 
  private:
   Napi::Value forward(const Napi::CallbackInfo& args);
@@ -27,8 +27,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value device(const Napi::CallbackInfo& args);
   Napi::Value training(const Napi::CallbackInfo& args);
   Napi::Value precision(const Napi::CallbackInfo& args);  // what runs: the spec's 'auto' resolved
+  Napi::Value dispose(const Napi::CallbackInfo& args);
+
+  // The model, or E_RELEASED once dispose() ran.
+  const std::shared_ptr<ModelHandle>& live(Napi::Env env) const;
+  void releaseMemory(Napi::Env env);
 
   std::shared_ptr<ModelHandle> handle_;
+  int64_t externalBytes_ = 0;
 };
 
 // Constructors kept per Node environment (worker threads each have their own).
