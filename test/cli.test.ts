@@ -54,6 +54,33 @@ describe('kdtorch usage', () => {
     const text = kdtorch(['teacher', '--data', data, '--epochs', 'many']);
     expect(text.status).toBe(2);
     expect(text.stderr).toMatch(/teacher\.epochs = "many": .*expected number/);
+    const negative = kdtorch(['teacher', '--data', data, '--epochs', '-1']);
+    expect(negative.status).toBe(2);
+    expect(negative.stderr).toMatch(/teacher\.epochs = -1: /);
+    const huge = kdtorch(['teacher', '--data', data, '--image-size', '100000', '--batch-size', '1000000000']);
+    expect(huge.status).toBe(2);
+    expect(huge.stderr).toMatch(/data\.imageSize = 100000: .*4096/);
+    expect(huge.stderr).toMatch(/teacher\.batchSize = 1000000000: /);
+  });
+
+  it('names the config file and the output folder when they are the fault', () => {
+    const dir = tempDir('cli');
+    const cycle = path.join(dir, 'cycle.yaml');
+    fs.writeFileSync(cycle, 'data: &x\n  root: *x\n');
+    const aliased = kdtorch(['student', '--config', cycle, '--print-config']);
+    expect(aliased.status).toBe(2);
+    expect(aliased.stderr).toContain('[E_INVALID_CONFIG]');
+    expect(aliased.stderr).toContain(cycle);
+    const wrong = path.join(dir, 'wrong.json');
+    fs.writeFileSync(wrong, JSON.stringify({ student: { epochs: 0 } }));
+    expect(kdtorch(['student', '--config', wrong, '--data', data, '--print-config']).stderr).toContain(
+      `(${wrong} and flags)`,
+    );
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, '');
+    const output = kdtorch(['student', '--data', data, '--output', path.join(file, 'run'), ...TINY]);
+    expect(output.status).toBe(2);
+    expect(output.stderr).toMatch(/cannot make the run folder \(ENOTDIR\)/);
   });
 
   it('exits 1 when the work fails, with the error code and the file', () => {

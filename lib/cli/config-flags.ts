@@ -35,6 +35,26 @@ type Values = {
   [K in keyof typeof CONFIG_FLAGS]?: (typeof CONFIG_FLAGS)[K] extends { multiple: true } ? string[] : string;
 };
 
+/**
+ * `--epochs -1` as `--epochs=-1`: parseArgs takes a value starting with '-' for another flag and says
+ * "ambiguous", naming no field; joined, the value reaches the schema, which names the field.
+ */
+export function withNegativeValues(args: readonly string[], options: ParseArgsConfig['options']): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i] as string;
+    const next = args[i + 1];
+    const name = flag.startsWith('--') ? flag.slice(2) : '';
+    if (options?.[name]?.type === 'string' && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+      out.push(`${flag}=${next}`);
+      i++;
+    } else {
+      out.push(flag);
+    }
+  }
+  return out;
+}
+
 /** A number when the text is one; else the text, so the schema's error shows what was typed. */
 function numeric(text: string): number | string {
   const value = Number(text);

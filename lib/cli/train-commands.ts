@@ -10,7 +10,7 @@ import { findPackageRoot } from '../native/libtorch.mjs';
 import { consoleProgress } from '../run/progress.js';
 import { finishedPhases, markdownTable, reportRows } from '../run/report.js';
 import { defaultRunDir, RunFolder } from '../run/run-folder.js';
-import { CONFIG_FLAGS, configFromFlags } from './config-flags.js';
+import { CONFIG_FLAGS, configFromFlags, withNegativeValues } from './config-flags.js';
 
 const TRAIN_FLAGS = {
   ...CONFIG_FLAGS,
@@ -42,7 +42,7 @@ function write(json: boolean, value: object, text: string): void {
 type Command = 'teacher' | 'student' | 'distill' | 'demo';
 
 export async function runTraining(command: Command, args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: TRAIN_FLAGS, strict: true });
+  const { values } = parseArgs({ args: withNegativeValues(args, TRAIN_FLAGS), options: TRAIN_FLAGS, strict: true });
   const phases = command === 'demo' ? (['teacher', 'student', 'distill'] as const) : ([command] as const);
   let input: ConfigInput = configFromFlags(values, phases);
   if (command === 'demo') {
@@ -50,8 +50,9 @@ export async function runTraining(command: Command, args: string[]): Promise<voi
   }
   if (values.teacher !== undefined) input = { ...input, distill: { ...input.distill, teacher: values.teacher } };
   const json = values.json === true;
+  const source = values.config ? `${values.config} and flags` : 'flags';
   if (values['print-config']) {
-    const config = values.resume ? RunFolder.open(values.resume).config : resolveConfig(input, 'flags');
+    const config = values.resume ? RunFolder.open(values.resume).config : resolveConfig(input, source);
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     return;
   }
@@ -63,7 +64,7 @@ export async function runTraining(command: Command, args: string[]): Promise<voi
     if (command === 'demo') {
       // One run folder and one decode cache for the three phases: the first call makes the
       // folder, the others continue it.
-      const config = values.resume ? RunFolder.open(values.resume).config : resolveConfig(input, 'flags');
+      const config = values.resume ? RunFolder.open(values.resume).config : resolveConfig(input, source);
       const dataset = await openDataset(config.data, config.seed);
       runDir = (await trainTeacher(input, { ...options, dataset })).runDir;
       const same = { ...options, dataset, resume: runDir };

@@ -119,9 +119,10 @@ export function readConfigFile(file: string): ConfigInput {
     });
   }
   try {
-    const value: unknown = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text);
-    if (!isObject(value)) throw new Error('the file must hold one object of settings');
-    return value as ConfigInput;
+    const parsed: unknown = /\.ya?ml$/i.test(file) ? YAML.parse(text, { maxAliasCount: 100 }) : JSON.parse(text);
+    if (!isObject(parsed)) throw new Error('the file must hold one object of settings');
+    // A YAML alias can make the settings contain themselves (a: &x [*x]); a config is a tree.
+    return JSON.parse(JSON.stringify(parsed)) as ConfigInput;
   } catch (error) {
     throw new KdtorchError('E_INVALID_CONFIG', `${file}: not a valid config file (${(error as Error).message})`, {
       file,

@@ -4,6 +4,9 @@
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
+// Upper bounds that say at once what would otherwise fail late, or run for ever.
+const epochCount = positiveInt.max(100_000);
+const batchSize = positiveInt.max(65_536);
 
 const optimizer = z
   .object({
@@ -136,8 +139,8 @@ const augment = z
 
 /** What every training phase has. */
 const phaseFields = {
-  epochs: positiveInt,
-  batchSize: positiveInt,
+  epochs: epochCount,
+  batchSize,
   optimizer,
   lrScaling,
   schedule,
@@ -172,6 +175,7 @@ export const configSchema = z
           .number()
           .int()
           .min(32, 'ResNet-18 needs at least 32 px')
+          .max(4096, 'at most 4096 px')
           .refine((n) => n % 2 === 0, 'must be even: the student pools by 2'),
         channels: z.union([z.literal(1), z.literal(3)], { error: 'use 1 (grey) or 3 (RGB)' }),
         hflip: z.number().min(0).max(1),

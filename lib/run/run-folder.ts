@@ -28,6 +28,20 @@ export class RunFolder {
   /** Makes the run folder (config.output, else runs/<command>-<time>) and saves the resolved config. */
   static create(config: Config, command: string): RunFolder {
     const dir = config.output ?? defaultRunDir(command);
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (error) {
+      const { code } = error as NodeJS.ErrnoException;
+      throw new KdtorchError(
+        'E_INVALID_CONFIG',
+        `${dir}: cannot make the run folder (${code}); choose another output`,
+        {
+          field: 'output',
+          file: dir,
+          cause: error,
+        },
+      );
+    }
     const resolved = { ...config, output: dir };
     const file = path.join(dir, 'config.json');
     if (fs.existsSync(file)) {
