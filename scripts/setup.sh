@@ -7,13 +7,15 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Debian packages: compilers and build tools, ccache (compile cache), clang-format (lint), and
-# libjpeg-turbo's static library, linked into the addon for JPEG decoding (lib/native/libtorch.mjs).
+# Debian packages: compilers and build tools, ccache (compile cache), clang-format (lint), clang with
+# libFuzzer and the sanitizers (scripts/fuzz/run.sh), and libjpeg-turbo's static library, linked into
+# the addon for JPEG decoding (lib/native/libtorch.mjs).
 missing=()
-for tool in g++:g++ cmake:cmake ninja:ninja-build ccache:ccache clang-format:clang-format python3:python3-venv; do
+for tool in g++:g++ cmake:cmake ninja:ninja-build ccache:ccache clang-format:clang-format clang++:clang python3:python3-venv; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+[[ "$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)" == /* ]] || missing+=(libclang-rt-dev)
 [[ "$(cc -print-file-name=libjpeg.a 2>/dev/null)" == /* && -f /usr/include/jpeglib.h ]] || missing+=(libjpeg62-turbo-dev)
 if ((${#missing[@]})); then
   step "apt-get install ${missing[*]}"

@@ -236,7 +236,7 @@ class Unpickler {
     auto [buffer, read] = archive_.getRecord(record);
     if (read != bytes) fail("storage '" + key + "' changed size while being read");
     auto flat = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
-    std::memcpy(flat.data_ptr(), buffer.get(), bytes);
+    if (bytes > 0) std::memcpy(flat.data_ptr(), buffer.get(), bytes);  // an empty record has no buffer
     auto value = make(Storage{flat});
     storages_[key] = value;
     return value;
