@@ -308,6 +308,42 @@ describe('stop and resume', () => {
   }, 60_000);
 });
 
+describe('damaged checkpoints', () => {
+  it('resume checks the sha256: a damaged checkpoint falls back to the previous one and ends where an unstopped run ends', async () => {
+    const config = (dir: string) => tinyConfig(data, dir, { student: { epochs: 3 } });
+    const whole = await trainStudent(config(tempDir('whole')));
+    const dir = tempDir('damaged');
+    const controller = new AbortController();
+    const onProgress = (e: ProgressEvent) => {
+      if (e.type === 'batch' && e.epoch === 3 && e.batch === 1) controller.abort();
+    };
+    await rejection(trainStudent(config(dir), { signal: controller.signal, onProgress }));
+    const last = path.join(dir, 'student', 'last.safetensors');
+    const previous = path.join(dir, 'student', 'last.previous.safetensors');
+    expect(fs.existsSync(`${last}.sha256`) && fs.existsSync(`${previous}.sha256`)).toBe(true);
+    const flip = (file: string) => {
+      const bytes = fs.readFileSync(file);
+      bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0x10; // a bit of the last tensor's data
+      fs.writeFileSync(file, bytes);
+    };
+    flip(last);
+    const messages: string[] = [];
+    const resumed = await trainStudent(
+      {},
+      { resume: dir, onProgress: (e) => e.type === 'phase' && messages.push(e.message) },
+    );
+    expect(messages.some((m) => m.includes('does not match its sha256'))).toBe(true);
+    expect(untimed(resumed.history)).toEqual(untimed(whole.history));
+
+    const again = tempDir('damaged-twice');
+    await rejection(trainStudent(config(again), { signal: AbortSignal.abort() }));
+    const lastAgain = path.join(again, 'student', 'last.safetensors');
+    flip(lastAgain);
+    const error = await rejection(trainStudent({}, { resume: again }));
+    expect(error).toMatchObject({ code: 'E_BAD_WEIGHTS_FILE', file: lastAgain });
+  }, 60_000);
+});
+
 describe('bad input', () => {
   it('a missing dataset folder names it', async () => {
     const missing = path.join(tempDir('none'), 'nowhere');

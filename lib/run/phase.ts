@@ -15,6 +15,7 @@ import type { ModelDescription } from '../model-file.js';
 import { releaseCpuBlockCache } from '../native/addon.js';
 import type { Model, ResolvedPrecision } from '../native/model.js';
 import { type PixelBatch, Trainer, type TrainerOptions } from '../native/trainer.js';
+import { intactCheckpoint, saveCheckpointFile } from './checkpoint-file.js';
 import type { EpochRecord, ProgressEvent } from './progress.js';
 import type { Phase, RunFolder } from './run-folder.js';
 import { scheduleInSteps } from './schedule.js';
@@ -129,16 +130,24 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
     loader,
     trainer,
     state: freshState(),
-    save: () => trainer.saveCheckpoint(checkpoint, { epoch: loop.state.epoch, config: { loop: loop.state } }),
+    save: () =>
+      saveCheckpointFile(checkpoint, (file) =>
+        trainer.saveCheckpoint(file, { epoch: loop.state.epoch, config: { loop: loop.state } }),
+      ),
     emit: setup.onProgress ?? (() => {}),
   };
-  if (setup.resume && fs.existsSync(checkpoint)) {
-    const saved = (await trainer.loadCheckpoint(checkpoint)).config as { loop?: LoopState } | undefined;
+  const resumeFrom = setup.resume
+    ? intactCheckpoint(checkpoint, (message) =>
+        loop.emit({ type: 'phase', phase, state: 'start', runDir: run.dir, message }),
+      )
+    : undefined;
+  if (resumeFrom) {
+    const saved = (await trainer.loadCheckpoint(resumeFrom)).config as { loop?: LoopState } | undefined;
     if (!saved?.loop) {
       throw new KdtorchError(
         'E_BAD_WEIGHTS_FILE',
-        `${checkpoint}: not a checkpoint kdtorch wrote (no loop state in its metadata); delete it to restart the ${phase} phase`,
-        { file: checkpoint },
+        `${resumeFrom}: not a checkpoint kdtorch wrote (no loop state in its metadata); delete it to restart the ${phase} phase`,
+        { file: resumeFrom },
       );
     }
     loop.state = saved.loop;
