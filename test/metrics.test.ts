@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../lib/data/random.js';
-import { classificationMetrics, rocAuc } from '../lib/index.js';
+import { classificationMetrics, rocAuc, studentNet } from '../lib/index.js';
+import { measureLatency } from '../lib/metrics/latency.js';
 
 /** AUC by its definition: P(score of a positive > score of a negative), ties counting half. */
 function pairwiseAuc(scores: number[], labels: number[], positive: number): number {
@@ -77,5 +78,28 @@ describe('classification metrics', () => {
     expect(m.precision).toBeCloseTo(precisions.reduce((a, b) => a + b) / 3, 15);
     expect(m.accuracy).toBeCloseTo(15 / 20, 15);
     expect(m.positiveClass).toBeNull();
+  });
+});
+
+describe('measureLatency', () => {
+  it('times at least `repeats` passes and 250 ms, reporting the median between its p10 and p90', async () => {
+    const model = await studentNet({ inputSize: 32 });
+    const description = {
+      architecture: 'studentNet' as const,
+      classes: ['a', 'b'],
+      imageSize: 32,
+      channels: 3 as const,
+      mean: [0.5, 0.5, 0.5],
+      std: [0.25, 0.25, 0.25],
+    };
+    const [row] = await measureLatency(model, description, [1], 3);
+    if (!row) throw new Error('no row');
+    expect(row.passes).toBeGreaterThanOrEqual(3);
+    expect(row.passes).toBeLessThanOrEqual(30);
+    // A sub-millisecond student cannot fill 250 ms in 3 passes: it runs the 10 × repeats cap.
+    if (row.p90 < 1) expect(row.passes).toBe(30);
+    expect(row.p10).toBeLessThanOrEqual(row.msPerBatch);
+    expect(row.msPerBatch).toBeLessThanOrEqual(row.p90);
+    expect(row.unstable).toBe((row.p90 - row.p10) / row.msPerBatch > 1);
   });
 });

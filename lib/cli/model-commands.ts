@@ -17,7 +17,7 @@ function print(json: boolean, value: unknown, text: string): void {
 function latencyLines(name: string, rows: LatencyRow[]): string[] {
   return rows.map(
     (r) =>
-      `${name}  batch ${String(r.batchSize).padStart(3)}: ${r.msPerBatch.toFixed(2)} ms/batch, ${r.msPerImage.toFixed(3)} ms/image, ${r.imagesPerSecond.toFixed(0)} images/s`,
+      `${name}  batch ${String(r.batchSize).padStart(3)}: ${r.msPerBatch.toFixed(2)} ms/batch, ${r.msPerImage.toFixed(3)} ms/image, ${r.imagesPerSecond.toFixed(0)} images/s (median of ${r.passes}, p10–p90 ${r.p10.toFixed(2)}–${r.p90.toFixed(2)} ms${r.unstable ? '; unstable: the machine was busy' : ''})`,
   );
 }
 

@@ -1,5 +1,7 @@
 // Inference latency as a user of the model would see it: uint8 pixels in, logits out, through the
-// same native call as predict(), median of repeated timed passes after two warm-ups.
+// same native call as predict(), median of repeated timed passes after two warm-ups. On a loaded
+// machine one pass can take 100× another: the passes go on until they fill MIN_MS (at most 10×
+// repeats), and a row whose middle 80% spans more than its median says so (`unstable`).
 
 import { seededRandom } from '../data/random.js';
 import type { ModelDescription } from '../model-file.js';
@@ -9,9 +11,17 @@ export interface LatencyRow {
   batchSize: number;
   /** Median wall time of one forward pass over the batch. */
   msPerBatch: number;
+  /** The 10th and 90th percentiles of the passes, and how many were timed. */
+  p10: number;
+  p90: number;
+  passes: number;
+  /** (p90 − p10) / median above 1: the machine was busy; compare such rows with care. */
+  unstable: boolean;
   msPerImage: number;
   imagesPerSecond: number;
 }
+
+const MIN_MS = 250;
 
 export async function measureLatency(
   model: Model,
@@ -26,17 +36,25 @@ export async function measureLatency(
   for (const batchSize of batchSizes) {
     const pixels = Uint8Array.from({ length: batchSize * imageSize * imageSize * channels }, () => random() * 256);
     const input = { pixels, shape: [batchSize, imageSize, imageSize, channels], mean, std };
+    for (let i = 0; i < 2; i++) await model.forward(input);
     const times: number[] = [];
-    for (let i = 0; i < repeats + 2; i++) {
+    let total = 0;
+    while (times.length < repeats || (total < MIN_MS && times.length < 10 * repeats)) {
       const start = performance.now();
       await model.forward(input);
-      if (i >= 2) times.push(performance.now() - start);
+      times.push(performance.now() - start);
+      total += times.at(-1) as number;
     }
     times.sort((a, b) => a - b);
-    const msPerBatch = times[Math.floor(times.length / 2)] as number;
+    const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] as number;
+    const msPerBatch = at(0.5);
     rows.push({
       batchSize,
       msPerBatch,
+      p10: at(0.1),
+      p90: at(0.9),
+      passes: times.length,
+      unstable: (at(0.9) - at(0.1)) / msPerBatch > 1,
       msPerImage: msPerBatch / batchSize,
       imagesPerSecond: (1000 * batchSize) / msPerBatch,
     });

@@ -25,6 +25,8 @@ export interface ReportRow {
   rocAuc: number | null;
   /** Batch-1 latency per image. */
   msPerImage: number | null;
+  /** The batch-1 timing spread widely (a busy machine): the cell says so. */
+  latencyUnstable: boolean;
   /** Teacher's batch-1 latency over this model's. */
   speedup: number | null;
   /** Share of the teacher's parameters this model does without. */
@@ -34,7 +36,8 @@ export interface ReportRow {
 /** The comparison table's rows for the phases that have finished. */
 export function reportRows(results: PhaseResult[]): ReportRow[] {
   const teacher = results.find((r) => r.phase === 'teacher');
-  const batch1 = (r: PhaseResult) => r.latency.find((l) => l.batchSize === 1)?.msPerImage ?? r.latency[0]?.msPerImage;
+  const batch1Row = (r: PhaseResult) => r.latency.find((l) => l.batchSize === 1) ?? r.latency[0];
+  const batch1 = (r: PhaseResult) => batch1Row(r)?.msPerImage;
   return results.map((r) => {
     const ms = batch1(r) ?? null;
     const teacherMs = teacher ? batch1(teacher) : undefined;
@@ -48,6 +51,7 @@ export function reportRows(results: PhaseResult[]): ReportRow[] {
       f1: r.test?.f1 ?? null,
       rocAuc: r.test?.rocAuc ?? null,
       msPerImage: ms,
+      latencyUnstable: batch1Row(r)?.unstable ?? false,
       speedup: teacherMs !== undefined && ms ? teacherMs / ms : null,
       sizeReduction: teacher ? 1 - r.parameters / teacher.parameters : null,
     };
@@ -67,7 +71,10 @@ const COLUMNS: { header: string; cell: (r: ReportRow) => string }[] = [
   { header: 'specificity', cell: (r) => pct(r.specificity) },
   { header: 'F1', cell: (r) => num(r.f1, 3) },
   { header: 'ROC AUC', cell: (r) => num(r.rocAuc, 3) },
-  { header: 'ms/image (batch 1)', cell: (r) => num(r.msPerImage, 3) },
+  {
+    header: 'ms/image (batch 1)',
+    cell: (r) => `${num(r.msPerImage, 3)}${r.latencyUnstable ? ' (busy machine: wide spread)' : ''}`,
+  },
   { header: 'speed-up vs teacher', cell: (r) => (r.speedup === null ? '–' : `${r.speedup.toFixed(1)}×`) },
   { header: 'fewer parameters', cell: (r) => pct(r.sizeReduction) },
 ];
