@@ -21,9 +21,12 @@ function intact(file: string): boolean {
   );
 }
 
-/** Saves through `write` (which writes `file` atomically), keeping the checkpoint before it as the fallback. */
+/**
+ * Saves through `write` (which writes `file` atomically), keeping the checkpoint before it as the fallback.
+ * The one kept is not hashed again here: resume checks whichever it reads.
+ */
 export async function saveCheckpointFile(file: string, write: (file: string) => Promise<void>): Promise<void> {
-  if (intact(file)) {
+  if (fs.existsSync(file) && fs.existsSync(digestOf(file))) {
     fs.renameSync(digestOf(file), digestOf(previousOf(file)));
     fs.renameSync(file, previousOf(file));
   }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
 
 #include "file_bytes.h"
 
@@ -51,6 +52,7 @@ class HeaderParser {
     if (!validUtf8(text_)) fail("the header is not valid UTF-8");
     SafetensorsFile file;
     std::vector<Extent> extents;
+    std::unordered_set<std::string> names;  // a header may list millions: no pairwise comparison
     expect('{');
     if (peek() != '}') {
       do {
@@ -59,9 +61,7 @@ class HeaderParser {
         if (name == "__metadata__") {
           readMetadata(file.metadata);
         } else {
-          for (const auto& extent : extents) {
-            if (extent.name == name) fail("tensor '" + name + "' appears twice");
-          }
+          if (!names.insert(name).second) fail("tensor '" + name + "' appears twice");
           auto [tensor, extent] = readTensor(name, data, dataSize);
           file.tensors.emplace_back(name, std::move(tensor));
           extents.push_back(std::move(extent));
