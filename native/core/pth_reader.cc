@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "file_bytes.h"
+#include "zip_directory.h"
 
 namespace kdtorch {
 namespace {
@@ -48,9 +49,8 @@ const std::unordered_map<std::string, c10::ScalarType>& storageTypes() {
 
 class Unpickler {
  public:
-  Unpickler(caffe2::serialize::PyTorchStreamReader& archive, const char* data, size_t size, std::string path,
-            uint64_t fileSize)
-      : archive_(archive), data_(data), size_(size), path_(std::move(path)), fileSize_(fileSize) {}
+  Unpickler(caffe2::serialize::PyTorchStreamReader& archive, const char* data, size_t size, std::string path)
+      : archive_(archive), data_(data), size_(size), path_(std::move(path)) {}
 
   // Values are freed one by one, not by the recursive destructors of nested containers: a pickle of
   // 10^5 nested tuples (a few bytes each) would otherwise overflow the stack. Emptying every value
@@ -227,7 +227,7 @@ class Unpickler {
     const int64_t numel = asInt((*t)[4]);
     const std::string record = "data/" + key;
     if (!archive_.hasRecord(record)) fail("storage record '" + record + "' is missing (truncated file?)");
-    const size_t bytes = recordSize(record);
+    const size_t bytes = archive_.getRecordSize(record);  // ≤ the file: checkZipRecordSizes
     if (numel < 0 || static_cast<uint64_t>(numel) > bytes ||
         bytes != static_cast<uint64_t>(numel) * c10::elementSize(dtype)) {
       fail("storage '" + key + "' has " + std::to_string(bytes) + " bytes, not the " + std::to_string(numel) +
@@ -292,13 +292,6 @@ class Unpickler {
     if (offset < 0 || (empty ? offset > storageNumel : last >= storageNumel)) {
       fail("a tensor's view reaches outside its storage");
     }
-  }
-
-  size_t recordSize(const std::string& record) {
-    // torch.save stores records uncompressed; a record larger than the file is a compressed bomb.
-    const size_t bytes = archive_.getRecordSize(record);
-    if (bytes > fileSize_) fail("record '" + record + "' claims more bytes than the file has");
-    return bytes;
   }
 
   ValuePtr make(decltype(Value::v) v) {
@@ -417,7 +410,6 @@ class Unpickler {
   size_t size_;
   size_t pos_ = 0;
   std::string path_;
-  uint64_t fileSize_;
   std::vector<ValuePtr> values_;  // every value made, for the iterative teardown
   std::vector<ValuePtr> stack_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
@@ -428,6 +420,7 @@ class Unpickler {
 
 NamedTensors readPth(const std::string& path) {
   const uint64_t fileSize = regularFileSize(path);
+  checkZipRecordSizes(path, fileSize);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> archive;
   try {
     archive = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
@@ -436,11 +429,8 @@ NamedTensors readPth(const std::string& path) {
         path + ": not a PyTorch zip file (torch.save with the default zip format): " + error.what_without_backtrace());
   }
   if (!archive->hasRecord("data.pkl")) throw BadFileError(path + ": PyTorch zip file without data.pkl");
-  if (archive->getRecordSize("data.pkl") > fileSize) {
-    throw BadFileError(path + ": data.pkl claims more bytes than the file has");
-  }
   auto [buffer, size] = archive->getRecord("data.pkl");
-  Unpickler unpickler(*archive, static_cast<const char*>(buffer.get()), size, path, fileSize);
+  Unpickler unpickler(*archive, static_cast<const char*>(buffer.get()), size, path);
   const auto root = unpickler.run();
   const auto* dict = std::get_if<Dict>(&root->v);
   if (dict == nullptr) throw BadFileError(path + ": holds no dict of tensors (save model.state_dict(), not the model)");

@@ -134,7 +134,7 @@ class HeaderParser {
     Extent extent{name, static_cast<uint64_t>(offsets[0]), static_cast<uint64_t>(offsets[1])};
     if (data == nullptr) return {torch::Tensor(), std::move(extent)};
     auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
-    std::memcpy(tensor.data_ptr(), data + offsets[0], bytes);
+    if (bytes > 0) std::memcpy(tensor.data_ptr(), data + offsets[0], bytes);  // an empty tensor has no buffer
     return {tensor, std::move(extent)};
   }
 

@@ -2,7 +2,9 @@
 # Builds the native parsers with clang's libFuzzer, AddressSanitizer and UBSan (build-fuzz/), replays the
 # hostile corpus (test/hostile/make_corpus.py) through each, then fuzzes each target for SECONDS
 # (default 60), printing executions per target. Any sanitizer report or crash fails the script.
-# usage: scripts/fuzz/run.sh [SECONDS]
+# FUZZ_SEED fixes libFuzzer's random seed, so a run (CI's) explores the same inputs every time and a
+# find reproduces; without it each run explores new ones. Crash inputs are left in build-fuzz/.
+# usage: [FUZZ_SEED=N] scripts/fuzz/run.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
@@ -17,7 +19,7 @@ sanitize="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 compile() { ccache clang++ -std=c++17 -O1 -g $sanitize $includes $defines -c "$1" -o "$2"; }
 
 declare -A sources=(
-  [pth]="native/core/pth_reader.cc native/core/file_bytes.cc"
+  [pth]="native/core/pth_reader.cc native/core/zip_directory.cc native/core/file_bytes.cc"
   [safetensors]="native/core/safetensors.cc native/core/file_bytes.cc"
   [jpeg]="native/core/jpeg_image.cc native/core/resize.cc"
 )
@@ -46,7 +48,7 @@ export ASAN_OPTIONS=detect_leaks=0:detect_container_overflow=0:allocator_may_ret
 for target in pth safetensors jpeg; do
   mkdir -p "$out/corpus-$target"
   log="$out/fuzz_$target.log"
-  "$out/fuzz_$target" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 \
+  "$out/fuzz_$target" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus-$target" "$seeds/$target" >"$log" 2>&1 || {
     tail -60 "$log"
     echo "fuzz_$target: FAILED (log: $log)"

@@ -113,6 +113,23 @@ with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:  # a zip bomb: 1 GB o
     z.writestr("archive/data/0", b"\0" * (2**28 * 4))
     z.writestr("archive/version", b"3\n")
 case("pth-zip-bomb.pth", buf.getvalue(), w, BAD_W, "more bytes than the file")
+
+
+def claim(data, name, size):
+    """The zip with `name`'s central-directory entry claiming `size` uncompressed bytes."""
+    entry = data.index(b"PK\x01\x02")
+    while data[entry + 46:entry + 46 + len(name)] != name.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    return data[:entry + 24] + struct.pack("<I", size) + data[entry + 28:]
+
+
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:  # torch reads the version record while opening
+    z.writestr("archive/data.pkl", state_dict())
+    z.writestr("archive/version", b"3\n", compress_type=zipfile.ZIP_DEFLATED)
+case("pth-version-claims-4gb.pth", claim(buf.getvalue(), "archive/version", 0xFF000002), w, BAD_W, "more bytes than the file")
+case("pth-version-saturated-size.pth", claim(buf.getvalue(), "archive/version", 0xFFFFFFFF), w, BAD_W,
+     "more bytes than the file")
 case("pth-directory.pth", None, w, BAD_W, "directory")
 os.makedirs(os.path.join(out, "pth-directory.pth"), exist_ok=True)
 fifo = os.path.join(out, "pth-fifo.pth")
@@ -149,6 +166,8 @@ def t(dtype, shape, begin, end):
 
 eight = b"\0" * 8
 case("st-valid-foreign.safetensors", st({"a": t("F32", [2], 0, 8)}, eight), w, MISMATCH, "unexpected")
+case("st-empty-tensor.safetensors", st({"e": t("F32", [0], 0, 0), "a": t("F32", [2], 0, 8)}, eight), w, MISMATCH,
+     "unexpected")  # an empty tensor has no buffer to copy into (UBSan's find in the fuzz run)
 case("st-overlap.safetensors", st({"a": t("F32", [2], 0, 8), "b": t("F32", [1], 4, 8)}, eight), w, BAD_W, "overlaps")
 case("st-gap.safetensors", st({"a": t("F32", [1], 4, 8)}, eight), w, BAD_W, "gap")
 case("st-trailing.safetensors", st({"a": t("F32", [1], 0, 4)}, eight), w, BAD_W, "after the last")
