@@ -378,7 +378,11 @@ describe('bad input', () => {
 
   it('a run folder has one writer, and damaged run files are named', async () => {
     const dir = tempDir('out');
+    const exitHooks = process.listenerCount('exit');
     await trainStudent(tinyConfig(data, dir, { student: { epochs: 1 } }));
+    // Released when the call returns: a service training many runs holds no locks or exit hooks for them.
+    expect(fs.existsSync(path.join(dir, '.lock'))).toBe(false);
+    expect(process.listenerCount('exit')).toBe(exitHooks);
     const other = spawn('sleep', ['30']);
     try {
       fs.writeFileSync(path.join(dir, '.lock'), `${other.pid}\n`);

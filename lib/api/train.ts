@@ -33,10 +33,22 @@ export interface DistillOptions extends RunOptions {
   teacher?: DescribedModel;
 }
 
-/** The run folder, its config and its dataset: the split the folder recorded, or a new one it records now. */
+/**
+ * The run folder, its config and its dataset (the split the folder recorded, or a new one it records now),
+ * with the folder locked until the result is disposed: `using prepared = await prepare(…)`.
+ */
 async function prepare(input: ConfigInput, command: string, options: RunOptions) {
   const run = options.resume ? RunFolder.open(options.resume) : RunFolder.create(resolveConfig(input), command);
-  run.lock();
+  const lock = run.lock();
+  try {
+    return { ...(await prepareLocked(run, options)), [Symbol.dispose]: () => lock[Symbol.dispose]() };
+  } catch (error) {
+    lock[Symbol.dispose]();
+    throw error;
+  }
+}
+
+async function prepareLocked(run: RunFolder, options: RunOptions) {
   const { config } = run;
   // deviceCache only says where a phase keeps the decoded pixels: a dataset serves either way.
   const decoding = (data: Config['data']) => JSON.stringify({ ...data, deviceCache: null });
@@ -127,7 +139,8 @@ async function finish(run: RunFolder, result: PhaseResult): Promise<PhaseResult>
 
 /** Fine-tunes (or trains from scratch) the ResNet-18 teacher. */
 export async function trainTeacher(config: ConfigInput = {}, options: RunOptions = {}): Promise<PhaseResult> {
-  const { run, config: c, dataset } = await prepare(config, 'teacher', options);
+  using prepared = await prepare(config, 'teacher', options);
+  const { run, config: c, dataset } = prepared;
   const description = describe(c, dataset, 'resnet18');
   const model = await phaseModel(c, description, c.teacher);
   // Pretrained weights come without our head (ImageNet has 1000 classes): fc keeps its fresh init.
@@ -149,18 +162,20 @@ export async function trainTeacher(config: ConfigInput = {}, options: RunOptions
     signal: options.signal,
     onProgress: options.onProgress,
   });
-  return finish(run, result);
+  return await finish(run, result);
 }
 
 /** Trains the student CNN alone on the labels: the article's baseline. */
 export async function trainStudent(config: ConfigInput = {}, options: RunOptions = {}): Promise<PhaseResult> {
-  const { run, config: c, dataset } = await prepare(config, 'student', options);
-  return finish(run, await studentPhase(run, c, dataset, options, { kind: 'alone' }));
+  using prepared = await prepare(config, 'student', options);
+  const { run, config: c, dataset } = prepared;
+  return await finish(run, await studentPhase(run, c, dataset, options, { kind: 'alone' }));
 }
 
 /** Distils the teacher into the student: teacher forward without grad + student step, fused, per batch. */
 export async function distill(config: ConfigInput = {}, options: DistillOptions = {}): Promise<PhaseResult> {
-  const { run, config: c, dataset } = await prepare(config, 'distill', options);
+  using prepared = await prepare(config, 'distill', options);
+  const { run, config: c, dataset } = prepared;
   const teacherFile = options.teacher ? null : (c.distill.teacher ?? run.best('teacher'));
   const teacher = options.teacher ?? (await loadTeacher(c, run, teacherFile as string));
   const { classes, channels } = teacher.description;
@@ -174,7 +189,10 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
   // Fresh views every epoch cannot be cached: the teacher runs on each batch.
   const liveViews = c.distill.teacherViews === 'live' && phaseAugment(dataset, c.distill) !== null;
   if (!c.distill.teacherCache || liveViews) {
-    return finish(run, await studentPhase(run, c, dataset, options, { kind: 'live teacher', teacher: teacher.model }));
+    return await finish(
+      run,
+      await studentPhase(run, c, dataset, options, { kind: 'live teacher', teacher: teacher.model }),
+    );
   }
   const outputs = await TeacherOutputs.load(
     teacher.model,
@@ -193,7 +211,7 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
     runDir: run.dir,
     message: `distill: teacher outputs for ${info.images} images × ${info.views} view(s) (${(info.bytes / 1e6).toFixed(1)} MB) ${info.source === 'file' ? `read from ${info.file}` : `computed in ${info.seconds.toFixed(1)} s${info.file ? `, saved to ${info.file}` : ''}`}`,
   });
-  return finish(run, await studentPhase(run, c, dataset, options, { kind: 'cached teacher', outputs }));
+  return await finish(run, await studentPhase(run, c, dataset, options, { kind: 'cached teacher', outputs }));
 }
 
 /** distill.teacher, else the run's own teacher; without either, an error that says how to get one. */

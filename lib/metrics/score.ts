@@ -16,7 +16,7 @@ export interface SplitScore {
 
 /** Mean cross-entropy and accuracy over `samples` (model in eval mode). */
 export async function scoreSplit(model: Model, dataset: Dataset, samples: Sample[], batchSize: number) {
-  const evaluation = await Evaluation.create(model);
+  await using evaluation = await Evaluation.create(model);
   const labels: number[] = [];
   const loader = evalLoader(dataset, samples, batchSize);
   for await (const batch of loader.epoch(0)) {

@@ -26,4 +26,14 @@ export class Evaluation {
   read(): Promise<EvaluationSums> {
     return this.model.run(() => this.native.read());
   }
+
+  /** Frees the sums and probabilities after the batches already queued; later calls reject with E_RELEASED. */
+  dispose(): Promise<void> {
+    return this.model.run(async () => this.native.dispose());
+  }
+
+  /** `await using evaluation = await Evaluation.create(model)` disposes it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
 }

@@ -107,6 +107,11 @@ export class Model {
     return this.queue.run(async () => this.handle.dispose());
   }
 
+  /** `await using model = await resnet18(…)` disposes it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
   /** Runs `work` on the native model in this model's queue. For kdtorch's own trainers. */
   run<T>(work: (handle: NativeModel) => Promise<T>): Promise<T> {
     return this.queue.run(() => call(() => work(this.handle)));

@@ -132,6 +132,19 @@ export class Trainer {
     return info;
   }
 
+  /**
+   * Frees the optimizer state now, after the steps already queued, rather than when V8 collects this
+   * object (it is told its size). The models stay usable; any later call here rejects with E_RELEASED.
+   */
+  dispose(): Promise<void> {
+    return this.withModels(async () => this.native.dispose());
+  }
+
+  /** `await using trainer = await Trainer.create(…)` disposes it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
   private async runStep(kind: StepKind, batch: Batch | PixelBatch, teacherLogits?: Float32Array): Promise<void> {
     const lr = this.learningRate;
     const [images, shape, pixels] = nativeImages(batch);

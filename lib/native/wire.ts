@@ -220,6 +220,8 @@ export interface NativeTrainer {
   takeMetrics(): Promise<StepMetrics>;
   saveCheckpoint(path: string, metadataJson: string): Promise<void>;
   loadCheckpoint(path: string): Promise<string>;
+  /** Drops the optimizer state (E_RELEASED after); the models stay. */
+  dispose(): void;
 }
 
 export interface EvaluationSums {
@@ -234,6 +236,8 @@ export interface EvaluationSums {
 export interface NativeEvaluator {
   add(images: NativeImages[0], shape: number[], labels: Int32Array, pixels?: NativePixelOptions): Promise<void>;
   read(): Promise<EvaluationSums>;
+  /** Drops the sums and probabilities (E_RELEASED after). */
+  dispose(): void;
 }
 
 export interface LossWithGradient {

@@ -121,7 +121,8 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
   const views = phase === 'distill' ? run.config.distill.teacherViews : 'live';
   const loader = trainLoader(dataset, phaseConfig, run.config.seed, store, views);
   const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, loader.batchCount);
-  const trainer = await Trainer.create(model, { ...setup.trainer, schedule });
+  // Its optimizer state is freed when the phase ends, not when V8 gets to it.
+  await using trainer = await Trainer.create(model, { ...setup.trainer, schedule });
   const checkpoint = run.checkpoint(phase);
   fs.mkdirSync(path.dirname(checkpoint), { recursive: true });
   const loop: Loop = {
@@ -166,7 +167,7 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
     const trainSeconds = await trainEpoch(loop);
     await endEpoch(loop, trainSeconds);
   }
-  return finishPhase(loop);
+  return await finishPhase(loop); // awaited: the trainer is disposed when this scope ends
 }
 
 /** Adds the trainer's loss and accuracy sums since the last read to the epoch's. */

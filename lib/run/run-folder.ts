@@ -76,38 +76,35 @@ export class RunFolder {
   }
 
   /**
-   * Claims the folder for this process's writes: a second writer (a live pid in .lock) is refused, as two
-   * runs with one --output would interleave their metrics and checkpoints. A dead writer's lock and the
-   * temporary files it left (a kill -9 mid-write) are removed.
+   * Claims the folder for this process's writes until the returned handle is disposed (or the process
+   * exits): a second writer (a live pid in .lock) is refused, as two runs with one --output would
+   * interleave their metrics and checkpoints. A dead writer's lock and the temporary files it left (a
+   * kill -9 mid-write) are removed. Calls of one process on one folder share its lock.
    */
-  lock(): void {
+  lock(): Disposable {
     const file = path.join(this.dir, '.lock');
-    const claim = `${file}.${process.pid}`;
-    fs.writeFileSync(claim, `${process.pid}\n`);
-    try {
-      for (;;) {
-        try {
-          fs.linkSync(claim, file); // atomic: the lock appears with its pid in it, or not at all
-          break;
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-          const pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
-          if (pid === process.pid) return;
-          if (isAlive(pid)) {
-            throw new KdtorchError(
-              'E_RUN_LOCKED',
-              `${this.dir} is in use by another kdtorch process (pid ${pid}); wait for it, stop it, or choose another output folder`,
-              { file },
-            );
-          }
-          fs.rmSync(file, { force: true });
-        }
-      }
-    } finally {
-      fs.rmSync(claim, { force: true });
+    const held = heldLocks.get(file);
+    if (held) {
+      held.count++;
+    } else {
+      acquireLock(file, this.dir);
+      const remove = () => fs.rmSync(file, { force: true });
+      process.once('exit', remove);
+      heldLocks.set(file, { count: 1, remove });
+      removeDeadTemporaries(this.dir);
     }
-    process.once('exit', () => fs.rmSync(file, { force: true }));
-    removeDeadTemporaries(this.dir);
+    let disposed = false;
+    return {
+      [Symbol.dispose]: () => {
+        const lock = heldLocks.get(file);
+        if (disposed || !lock) return;
+        disposed = true;
+        if (--lock.count > 0) return;
+        heldLocks.delete(file);
+        process.off('exit', lock.remove);
+        lock.remove();
+      },
+    };
   }
 
   /** metrics.jsonl as the checkpoint a phase resumes from knows it: lines a killed run wrote after its checkpoint go. */
@@ -180,6 +177,35 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
+/** This process's run-folder locks: how many calls hold each, and the exit hook that removes it. */
+const heldLocks = new Map<string, { count: number; remove: () => void }>();
+
+/** Creates `file` holding this pid, atomically (link(2)); a dead pid's lock is taken over. */
+function acquireLock(file: string, dir: string): void {
+  const claim = `${file}.${process.pid}`;
+  fs.writeFileSync(claim, `${process.pid}\n`);
+  try {
+    for (;;) {
+      try {
+        fs.linkSync(claim, file); // the lock appears with its pid in it, or not at all
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+        if (isAlive(pid) && pid !== process.pid) {
+          throw new KdtorchError(
+            'E_RUN_LOCKED',
+            `${dir} is in use by another kdtorch process (pid ${pid}); wait for it, stop it, or choose another output folder`,
+            { file },
+          );
+        }
+        fs.rmSync(file, { force: true }); // a dead writer's, or one this process left behind
+      }
+    }
+  } finally {
+    fs.rmSync(claim, { force: true });
+  }
+}
 function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {

@@ -22,6 +22,7 @@ namespace kdtorch::binding {
 struct ModelHandle {
   std::shared_ptr<Model> model;
   BusyFlag busy;
+  bool disposed = false;  // set by dispose(): trainers and evaluations of the model refuse to run after it
 };
 
 struct Done {};

@@ -94,16 +94,12 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& args) : Napi::ObjectWrap<ModelWra
   handle_->model = *args[0].As<Napi::External<std::shared_ptr<Model>>>().Data();
   // V8 sees only this small object; told the size of the tensors behind it, its GC collects models
   // made in a loop before they fill the machine (43 MB per ResNet-18 otherwise invisible).
-  for (const auto& [name, tensor] : stateDict(handle_->model->module())) externalBytes_ += tensor.nbytes();
-  Napi::MemoryManagement::AdjustExternalMemory(args.Env(), externalBytes_);
+  int64_t bytes = 0;
+  for (const auto& [name, tensor] : stateDict(handle_->model->module())) bytes += tensor.nbytes();
+  memory_.report(args.Env(), bytes);
 }
 
-ModelWrap::~ModelWrap() { releaseMemory(Env()); }
-
-void ModelWrap::releaseMemory(Napi::Env env) {
-  if (externalBytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -externalBytes_);
-  externalBytes_ = 0;
-}
+ModelWrap::~ModelWrap() { memory_.release(Env()); }
 
 const std::shared_ptr<ModelHandle>& ModelWrap::live(Napi::Env env) const {
   if (!handle_) throw makeError(env, "E_RELEASED", "this model was disposed: make a new one to use it");
@@ -112,8 +108,9 @@ const std::shared_ptr<ModelHandle>& ModelWrap::live(Napi::Env env) const {
 
 // dispose() → undefined: the tensors go once no queued job holds them (a running step keeps its own).
 Napi::Value ModelWrap::dispose(const Napi::CallbackInfo& args) {
+  if (handle_) handle_->disposed = true;
   handle_.reset();
-  releaseMemory(args.Env());
+  memory_.release(args.Env());
   return args.Env().Undefined();
 }
 

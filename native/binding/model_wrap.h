@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "convert.h"
+#include "external_memory.h"
 
 namespace kdtorch::binding {
 
@@ -31,10 +32,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   // The model, or E_RELEASED once dispose() ran.
   const std::shared_ptr<ModelHandle>& live(Napi::Env env) const;
-  void releaseMemory(Napi::Env env);
 
   std::shared_ptr<ModelHandle> handle_;
-  int64_t externalBytes_ = 0;
+  ExternalMemory memory_;
 };
 
 // Constructors kept per Node environment (worker threads each have their own).

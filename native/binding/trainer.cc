@@ -76,7 +76,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                         InstanceMethod<&TrainerWrap::distillStep>("distillStep"),
                         InstanceMethod<&TrainerWrap::takeMetrics>("takeMetrics"),
                         InstanceMethod<&TrainerWrap::saveCheckpoint>("saveCheckpoint"),
-                        InstanceMethod<&TrainerWrap::loadCheckpoint>("loadCheckpoint")});
+                        InstanceMethod<&TrainerWrap::loadCheckpoint>("loadCheckpoint"),
+                        InstanceMethod<&TrainerWrap::dispose>("dispose")});
   }
 
   explicit TrainerWrap(const Napi::CallbackInfo& args) : Napi::ObjectWrap<TrainerWrap>(args) {
@@ -97,7 +98,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       throw;
     }
     for (auto* flag : held) flag->release();
+    // The optimizer's state (momentum, Adam's moments) is made here, as large as the trained parameters.
+    int64_t bytes = 0;
+    for (const auto& [name, tensor] : trainer_->optimizerState()) bytes += tensor.nbytes();
+    memory_.report(env, bytes);
   }
+  ~TrainerWrap() override { memory_.release(Env()); }
 
  private:
   using StepFn = std::function<void(Trainer&, const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)>;
@@ -126,8 +132,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       auto typed = args[5].As<Napi::Float32Array>();
       teacherLogits = torch::from_blob(typed.Data(), {n, count / n}, torch::kFloat32).clone();
     }
+    auto trainer = live(env);
     auto busy = acquireAll(env, flags(), "this trainer's model");
-    auto trainer = trainer_;
     return PromiseJob<Done>::start(env,
                                    [trainer, images, labels, teacherLogits, lr, fn] {
                                      trainer->setLearningRate(lr);
@@ -158,8 +164,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   Napi::Value takeMetrics(const Napi::CallbackInfo& args) {
+    auto trainer = live(args.Env());
     auto busy = acquireAll(args.Env(), flags(), "this trainer's model");
-    auto trainer = trainer_;
     return PromiseJob<Metrics>::start(
         args.Env(), [trainer] { return trainer->takeMetrics(); },
         [](Napi::Env env, Metrics& m) {
@@ -179,8 +185,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value saveCheckpoint(const Napi::CallbackInfo& args) {
     const std::string path = args[0].ToString();
     const std::string metadata = args[1].ToString();
+    auto trainer = live(args.Env());
     auto busy = acquireAll(args.Env(), flags(), "this trainer's model");
-    auto trainer = trainer_;
     return PromiseJob<Done>::start(args.Env(),
                                    [trainer, path, metadata] {
                                      NamedTensors tensors;
@@ -197,8 +203,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   // Restores model and optimizer from saveCheckpoint's file; resolves with its metadata JSON.
   Napi::Value loadCheckpoint(const Napi::CallbackInfo& args) {
     const std::string path = args[0].ToString();
+    auto trainer = live(args.Env());
     auto busy = acquireAll(args.Env(), flags(), "this trainer's model");
-    auto trainer = trainer_;
     return PromiseJob<std::string>::start(
         args.Env(),
         [trainer, path] {
@@ -215,6 +221,23 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         [](Napi::Env env, std::string& metadata) { return Napi::String::New(env, metadata); }, busy, {Value()});
   }
 
+  // dispose() → undefined: the optimizer state goes (once no queued step holds it), the models stay.
+  Napi::Value dispose(const Napi::CallbackInfo& args) {
+    trainer_.reset();
+    model_.reset();
+    teacher_.reset();
+    memory_.release(args.Env());
+    return args.Env().Undefined();
+  }
+
+  const std::shared_ptr<Trainer>& live(Napi::Env env) const {
+    if (!trainer_) throw makeError(env, "E_RELEASED", "this trainer was disposed: make a new one to use it");
+    if (model_->disposed || (teacher_ && teacher_->disposed)) {
+      throw makeError(env, "E_RELEASED", "this trainer's model or teacher was disposed: make new ones to train");
+    }
+    return trainer_;
+  }
+
   std::vector<BusyFlag*> flags() {
     std::vector<BusyFlag*> out{&model_->busy};
     if (teacher_ && teacher_ != model_) out.push_back(&teacher_->busy);
@@ -223,13 +246,15 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   std::shared_ptr<ModelHandle> model_, teacher_;
   std::shared_ptr<Trainer> trainer_;
+  ExternalMemory memory_;
 };
 
 class EvaluatorWrap : public Napi::ObjectWrap<EvaluatorWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "NativeEvaluator",
-                       {InstanceMethod<&EvaluatorWrap::add>("add"), InstanceMethod<&EvaluatorWrap::read>("read")});
+                       {InstanceMethod<&EvaluatorWrap::add>("add"), InstanceMethod<&EvaluatorWrap::read>("read"),
+                        InstanceMethod<&EvaluatorWrap::dispose>("dispose")});
   }
 
   explicit EvaluatorWrap(const Napi::CallbackInfo& args) : Napi::ObjectWrap<EvaluatorWrap>(args) {
@@ -242,8 +267,8 @@ class EvaluatorWrap : public Napi::ObjectWrap<EvaluatorWrap> {
     Napi::Env env = args.Env();
     auto images = readImages(env, args[0], args[1], args[3], "evaluate");
     auto labels = viewLabels(env, args[2], "evaluate");
+    auto evaluator = live(env);
     auto busy = acquireAll(env, {&model_->busy}, "this evaluator's model");
-    auto evaluator = evaluator_;
     auto device = model_->model->device();
     return PromiseJob<Done>::start(
         env, [evaluator, images, labels, device] { return evaluator->add(images.on(device), labels), Done{}; },
@@ -251,8 +276,8 @@ class EvaluatorWrap : public Napi::ObjectWrap<EvaluatorWrap> {
   }
 
   Napi::Value read(const Napi::CallbackInfo& args) {
+    auto evaluator = live(args.Env());
     auto busy = acquireAll(args.Env(), {&model_->busy}, "this evaluator's model");
-    auto evaluator = evaluator_;
     return PromiseJob<EvaluationResult>::start(
         args.Env(), [evaluator] { return evaluator->read(); },
         [](Napi::Env env, EvaluationResult& r) {
@@ -273,6 +298,19 @@ class EvaluatorWrap : public Napi::ObjectWrap<EvaluatorWrap> {
           return out;
         },
         busy, {Value()});
+  }
+
+  // dispose() → undefined: the sums and probabilities go (once no queued batch holds them).
+  Napi::Value dispose(const Napi::CallbackInfo& args) {
+    evaluator_.reset();
+    model_.reset();
+    return args.Env().Undefined();
+  }
+
+  const std::shared_ptr<Evaluator>& live(Napi::Env env) const {
+    if (!evaluator_) throw makeError(env, "E_RELEASED", "this evaluation was disposed: make a new one to use it");
+    if (model_->disposed) throw makeError(env, "E_RELEASED", "this evaluation's model was disposed");
+    return evaluator_;
   }
 
   std::shared_ptr<ModelHandle> model_;
