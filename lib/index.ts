@@ -39,6 +39,7 @@ export {
   type LoadWeightsOptions,
   Model,
   type Precision,
+  parameterCount,
   type ResNet18Options,
   type ResolvedPrecision,
   resnet18,

@@ -1,6 +1,7 @@
 // A trained model on disk: safetensors weights plus, in the header's metadata, what is needed to
 // use them (architecture, classes, input size, normalisation), so loadModel() needs only the path.
 // The header is read by the native weights reader, the only safetensors parser kdtorch has.
+import fs from 'node:fs';
 import { z } from 'zod';
 import { KdtorchError } from './errors.js';
 import { readSafetensorsMetadata } from './native/addon.js';
@@ -8,6 +9,7 @@ import {
   type Model,
   NETWORK_DEFAULTS,
   type Precision,
+  parameterCount,
   type ResNet18Options,
   resnet18,
   studentNet,
@@ -17,7 +19,8 @@ const descriptionSchema = z
   .object({
     architecture: z.enum(['resnet18', 'studentNet']),
     // Bounds before anything is built: a description is untrusted, and imageSize 40000 alone would
-    // make a 12.8 GB student before loadWeights could compare shapes.
+    // make a 12.8 GB student before loadWeights could compare shapes (loadModel also checks the
+    // network's size against the file's).
     classes: z.array(z.string().min(1)).min(2).max(10_000),
     imageSize: z
       .number()
@@ -43,15 +46,29 @@ export interface DescribedModel {
   description: ModelDescription;
 }
 
+/** The network options a description stands for. */
+function networkOptions(description: ModelDescription) {
+  return {
+    numClasses: description.classes.length,
+    inChannels: description.channels,
+    ...(description.architecture === 'studentNet'
+      ? { inputSize: description.imageSize, width: description.width ?? NETWORK_DEFAULTS.width }
+      : {}),
+  };
+}
+
+/** The parameters the network a description names has. */
+export function describedParameters(description: ModelDescription): number {
+  return parameterCount(description.architecture, networkOptions(description));
+}
+
 /** Builds the network a description names, with fresh weights. */
 export function createModel(
   description: ModelDescription,
   options: Pick<ResNet18Options, 'device' | 'seed' | 'autocast' | 'channelsLast'>,
 ): Promise<Model> {
-  const common = { ...options, numClasses: description.classes.length, inChannels: description.channels };
-  return description.architecture === 'resnet18'
-    ? resnet18(common)
-    : studentNet({ ...common, inputSize: description.imageSize, width: description.width ?? NETWORK_DEFAULTS.width });
+  const spec = { ...options, ...networkOptions(description) };
+  return description.architecture === 'resnet18' ? resnet18(spec) : studentNet(spec);
 }
 
 /** Reads the description saved with a kdtorch model file (its best.safetensors). */
@@ -87,6 +104,17 @@ export interface LoadModelOptions {
 
 export async function loadModel(file: string, options: LoadModelOptions = {}): Promise<DescribedModel> {
   const description = await readDescription(file);
+  // Before building: a description that does not belong to its weights (edited, or crafted) could name a
+  // network of many GB; the file must hold at least a byte per parameter (U8 is the narrowest dtype read).
+  const parameters = describedParameters(description);
+  const { size } = fs.statSync(file);
+  if (parameters > size) {
+    throw new KdtorchError(
+      'E_WEIGHTS_MISMATCH',
+      `${file}: its description (${description.architecture}, imageSize ${description.imageSize}, ${description.classes.length} classes${description.width ? `, width ${description.width}` : ''}) makes a network of ${parameters.toLocaleString('en')} parameters, more than the file's ${size.toLocaleString('en')} bytes can hold: the description does not belong to these weights`,
+      { file },
+    );
+  }
   const model = await createModel(description, {
     device: options.device ?? 'cpu',
     ...options.precision?.[description.architecture],

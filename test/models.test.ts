@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Model, resnet18, studentNet } from '../lib/index.js';
+import { type Model, parameterCount, resnet18, studentNet } from '../lib/index.js';
 import { maxAbsDiff, reference, referenceBatch } from './helpers/reference.js';
 import { tempDir } from './helpers/run.js';
 
@@ -136,6 +136,21 @@ describe('devices', () => {
         "device 'cuda:0' asked for, but this libtorch sees no CUDA device",
       );
       expect(model.device).toBe('cpu');
+    }
+  });
+});
+
+describe('parameterCount', () => {
+  it('counts the parameters of the network it would build, for both architectures', async () => {
+    const specs = [
+      { numClasses: 2 },
+      { numClasses: 7, inChannels: 1 },
+      { numClasses: 3, inChannels: 1, inputSize: 48, width: 6 },
+      { numClasses: 10, inputSize: 96, width: 16 },
+    ];
+    for (const spec of specs) {
+      expect(parameterCount('resnet18', spec), JSON.stringify(spec)).toBe((await resnet18(spec)).parameterCount);
+      expect(parameterCount('studentNet', spec), JSON.stringify(spec)).toBe((await studentNet(spec)).parameterCount);
     }
   });
 });

@@ -397,6 +397,14 @@ describe('bad input', () => {
     expect(damaged).toMatchObject({ code: 'E_BAD_RUN_FILE', file: path.join(dir, 'config.json') });
   });
 
+  it('a network too large to train on this machine is refused before it is built, naming the field', async () => {
+    const error = await rejection(
+      trainStudent(tinyConfig(data, tempDir('out'), { student: { epochs: 1, width: 10_000_000 } })),
+    );
+    expect(error).toMatchObject({ code: 'E_INVALID_CONFIG', field: 'data.imageSize' });
+    expect(error.message).toContain('student.width 10000000');
+  });
+
   it.skipIf(fs.existsSync('/dev/nvidia0'))('CUDA asked for on a machine without it', async () => {
     const error = await rejection(trainStudent(tinyConfig(data, tempDir('out'), { device: 'cuda' })));
     expect(error.code).toBe('E_INVALID_ARGUMENT');

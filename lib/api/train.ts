@@ -1,5 +1,6 @@
 // The experiment's three training calls: trainTeacher, trainStudent, distill. Each takes a config
 // (preset + overrides, validated), writes a run folder and returns what it measured.
+import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig } from '../config/resolve.js';
 import type { Config, ConfigInput, PhaseConfig } from '../config/schema.js';
@@ -7,7 +8,13 @@ import { classWeights, type Dataset, openDataset, phaseAugment } from '../data/d
 import { splitRecord } from '../data/splits.js';
 import { KdtorchError } from '../errors.js';
 import { positiveIndex } from '../metrics/score.js';
-import { createModel, type DescribedModel, loadModel, type ModelDescription } from '../model-file.js';
+import {
+  createModel,
+  type DescribedModel,
+  describedParameters,
+  loadModel,
+  type ModelDescription,
+} from '../model-file.js';
 import { nativeInfo, setCudnnBenchmark } from '../native/addon.js';
 import type { Model } from '../native/model.js';
 import type { NativeLossSpec } from '../native/wire.js';
@@ -123,7 +130,19 @@ function lossFor(c: Config, phase: Phase, dataset: Dataset): NativeLossSpec {
 }
 
 /** A phase's model: the network its description names, seeded by the config, with the phase's precision. */
+// fp32 weights, their gradients and Adam's two moments: what training a parameter holds at least.
+const TRAINING_BYTES_PER_PARAMETER = 16;
+
 function phaseModel(c: Config, description: ModelDescription, precision: Config['teacher' | 'student']) {
+  // The student's fc grows with the square of the image size: refused up front, not by the kernel's OOM killer.
+  const bytes = describedParameters(description) * TRAINING_BYTES_PER_PARAMETER;
+  if (bytes > os.totalmem()) {
+    throw new KdtorchError(
+      'E_INVALID_CONFIG',
+      `data.imageSize ${description.imageSize}${description.width ? ` with student.width ${description.width}` : ''} makes a ${description.architecture} that needs at least ${(bytes / 2 ** 30).toFixed(1)} GiB to train, more than this machine's ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; lower data.imageSize or student.width`,
+      { field: 'data.imageSize' },
+    );
+  }
   return createModel(description, {
     device: c.device,
     seed: c.seed,

@@ -148,6 +148,22 @@ export async function studentNet(options: StudentNetOptions = {}): Promise<Model
   );
 }
 
+/**
+ * The parameters resnet18() / studentNet() would build with these options, counted without building:
+ * what lets an untrusted description or an oversized config be refused before a huge allocation. The
+ * layers are native/core/resnet.cc's and student_net.cc's; test/models.test.ts checks this against
+ * the built networks' parameterCount.
+ */
+export function parameterCount(architecture: Architecture, options: StudentNetOptions = {}): number {
+  const { numClasses, inChannels, inputSize, width } = { ...NETWORK_DEFAULTS, ...defined(options) };
+  if (architecture === 'resnet18') {
+    // torchvision's 11,176,512 for 3 channels without fc, then conv1's 7×7 kernels per channel, then fc.
+    return 11_176_512 + (inChannels - 3) * 64 * 49 + 513 * numClasses;
+  }
+  const pooled = inputSize / 2;
+  return inChannels * width * 9 + width + 2 * width + (width * pooled * pooled + 1) * numClasses;
+}
+
 /** `options` without its undefined fields, so they do not hide the defaults they are spread over. */
 function defined<T extends object>(options: T): T {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as T;

@@ -229,6 +229,12 @@ for name, patch in [("image-size-40000", {"imageSize": 40000}), ("std-zero", {"s
     case(f"model-{name}.safetensors", described({**good, **patch}), m, BAD_W, "description")
 case("model-not-json.safetensors", described("{not json"), m, BAD_W, "not JSON")
 case("model-wrong-size.safetensors", described({**good, "imageSize": 64}), m, MISMATCH, "fc.weight")
+# Inside the schema's bounds, yet networks of 4.3e13 and 2.7e8 parameters: refused before anything is built.
+case("model-largest-in-bounds.safetensors", described({**good, "imageSize": 4096, "width": 1024,
+                                                        "classes": [str(i) for i in range(10_000)]}),
+     m, MISMATCH, "does not belong")
+case("model-large-student.safetensors", described({**good, "imageSize": 4096, "width": 64}), m, MISMATCH,
+     "does not belong")
 
 
 # ---- images -----------------------------------------------------------------------------------
