@@ -172,15 +172,23 @@ class HeaderParser {
     return values;
   }
 
+  // A JSON string as serde_json (the safetensors library's parser) reads it: the eight escapes, \u with
+  // surrogate pairs, and no raw control characters.
   std::string readString() {
     expect('"');
     std::string out;
     while (pos_ < text_.size() && text_[pos_] != '"') {
       char c = text_[pos_++];
+      if (static_cast<unsigned char>(c) < 0x20) fail("a control character inside a string");
       if (c == '\\') {
         if (pos_ >= text_.size()) break;
         const char escaped = text_[pos_++];
         switch (escaped) {
+          case '"':
+          case '\\':
+          case '/':
+            c = escaped;
+            break;
           case 'n':
             c = '\n';
             break;
@@ -197,16 +205,61 @@ class HeaderParser {
             c = '\f';
             break;
           case 'u':
-            fail("\\u escapes in names are not supported");
-            break;
+            appendUtf8(out, readCodePoint());
+            continue;
           default:
-            c = escaped;
+            fail(std::string("the escape \\") + escaped + " is not JSON");
         }
       }
       out.push_back(c);
     }
     expect('"');
     return out;
+  }
+
+  // After "\u": one code point, a surrogate pair read as one; a lone surrogate is refused.
+  uint32_t readCodePoint() {
+    const uint32_t first = readHex4();
+    if (first >= 0xDC00 && first <= 0xDFFF) fail("a lone low surrogate in a \\u escape");
+    if (first < 0xD800 || first > 0xDBFF) return first;
+    if (text_.compare(pos_, 2, "\\u") != 0) fail("a high surrogate without its low half in a \\u escape");
+    pos_ += 2;
+    const uint32_t second = readHex4();
+    if (second < 0xDC00 || second > 0xDFFF) fail("a high surrogate without its low half in a \\u escape");
+    return 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+  }
+
+  uint32_t readHex4() {
+    if (pos_ + 4 > text_.size()) fail("a \\u escape without four hex digits");
+    uint32_t value = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char h = text_[pos_++];
+      const int digit = std::isdigit(static_cast<unsigned char>(h)) ? h - '0'
+                        : (h >= 'a' && h <= 'f')                    ? h - 'a' + 10
+                        : (h >= 'A' && h <= 'F')                    ? h - 'A' + 10
+                                                                    : -1;
+      if (digit < 0) fail("a \\u escape without four hex digits");
+      value = value << 4 | static_cast<uint32_t>(digit);
+    }
+    return value;
+  }
+
+  static void appendUtf8(std::string& out, uint32_t code) {
+    if (code < 0x80) {
+      out.push_back(static_cast<char>(code));
+    } else if (code < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | code >> 6));
+      out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else if (code < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | code >> 12));
+      out.push_back(static_cast<char>(0x80 | (code >> 6 & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | code >> 18));
+      out.push_back(static_cast<char>(0x80 | (code >> 12 & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (code >> 6 & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    }
   }
 
   void skipSpace() {
@@ -233,17 +286,18 @@ class HeaderParser {
   size_t pos_ = 0;
 };
 
+// JSON's escapes: quotes, backslashes and every control character (serde_json refuses them raw).
 std::string jsonString(const std::string& value) {
   std::string out = "\"";
   for (char c : value) {
-    if (c == '"' || c == '\\')
+    if (c == '"' || c == '\\') {
       out += '\\', out += c;
-    else if (c == '\n')
-      out += "\\n";
-    else if (c == '\t')
-      out += "\\t";
-    else
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      const char* digits = "0123456789abcdef";
+      out += "\\u00", out += digits[c >> 4], out += digits[c & 15];
+    } else {
       out += c;
+    }
   }
   return out + "\"";
 }

@@ -192,8 +192,19 @@ case("st-dtype.safetensors", st({"a": t("F128", [1], 0, 8)}, eight), w, BAD_W, "
 case("st-header-huge.safetensors", st({"a": t("F32", [2], 0, 8)}, eight, size=2**64 - 1), w, BAD_W, "header size")
 case("st-header-zero.safetensors", st({}, eight, size=0), w, BAD_W)
 case("st-not-json.safetensors", st(b"hello world!", raw=True), w, BAD_W, "malformed")
-case("st-unicode-escape.safetensors", st(b'{"\\u0061":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', eight[:4],
-                                         raw=True), w, BAD_W, "escape")
+
+def named(raw_name):
+    return st(b'{"' + raw_name + b'":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', eight[:4], raw=True)
+
+
+# JSON strings as serde_json (the safetensors library) reads them.
+case("st-unicode-escape.safetensors", named(b"\\u0061b"), w, MISMATCH, "unexpected in the file \\(1\\):\n    ab")
+case("st-surrogate-pair.safetensors", named(b"\\ud83d\\ude00"), w, MISMATCH, "\n    \U0001F600")
+case("st-lone-surrogate.safetensors", named(b"\\ude00"), w, BAD_W, "surrogate")
+case("st-half-pair.safetensors", named(b"\\ud83dx"), w, BAD_W, "surrogate")
+case("st-short-escape.safetensors", named(b"\\u12"), w, BAD_W, "hex digits")
+case("st-bad-escape.safetensors", named(b"\\q"), w, BAD_W, "not JSON")
+case("st-raw-control.safetensors", named(b"a\x01b"), w, BAD_W, "control character")
 case("st-metadata-number.safetensors", st(b'{"__metadata__":{"a":1}}', raw=True), w, BAD_W)
 case("st-unknown-field.safetensors", st({"a": {**t("F32", [1], 0, 4), "x": 1}}, eight[:4]), w, BAD_W, "unexpected field")
 case("st-unterminated.safetensors", st(b'{"a', raw=True), w, BAD_W)
