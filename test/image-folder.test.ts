@@ -2,11 +2,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { scanImageFolder } from '../lib/data/image-folder.js';
+import { type ImageFolder, scanImageFolder } from '../lib/data/image-folder.js';
 import { loadSplits } from '../lib/data/splits.js';
 import { rejection } from './helpers/errors.js';
 import { dataReference, writeImage } from './helpers/images.js';
-import { tempDir } from './helpers/run.js';
+import { ROOT, tempDir } from './helpers/run.js';
 
 describe('scanImageFolder', () => {
   const root = tempDir('folder');
@@ -90,6 +90,30 @@ describe('scanImageFolder', () => {
     expect(refused['b/again.jpg']).toMatch(/already counted/);
     expect(refused['b/dangling.jpg']).toMatch(/link to nothing/);
     expect(refused['b/pipe.jpg']).toMatch(/not a regular file/);
+  });
+
+  it('lists an unreadable folder as refused, with its errno, and keeps walking', async () => {
+    const dir = tempDir('unreadable');
+    fs.chmodSync(dir, 0o755);
+    await writeImage(path.join(dir, 'a', 'one.jpg'), 8, 8);
+    await writeImage(path.join(dir, 'a', 'locked', 'two.jpg'), 8, 8);
+    await writeImage(path.join(dir, 'b', 'three.jpg'), 8, 8);
+    fs.chmodSync(path.join(dir, 'a', 'locked'), 0);
+    // root reads any folder: the walk then runs as nobody, in a child.
+    const script = `import(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'index.js'))}).then((m) => m.scanImageFolder(${JSON.stringify(dir)})).then((r) => console.log(JSON.stringify(r)))`;
+    const asRoot = process.getuid?.() === 0;
+    const child = spawnSync(
+      asRoot ? 'setpriv' : process.execPath,
+      [...(asRoot ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : []), '-e', script],
+      { encoding: 'utf8' },
+    );
+    fs.chmodSync(path.join(dir, 'a', 'locked'), 0o755);
+    expect(child.status, child.stderr).toBe(0);
+    const scanned = JSON.parse(child.stdout) as ImageFolder;
+    expect(scanned.samples.map((s) => path.relative(dir, s.path))).toEqual(['a/one.jpg', 'b/three.jpg']);
+    expect(scanned.skipped.refused).toEqual([
+      { file: path.join(dir, 'a', 'locked'), reason: 'cannot read the folder (EACCES)' },
+    ]);
   });
 
   it('names a missing folder and an empty class', async () => {
