@@ -3,7 +3,7 @@
 // 130 stopped by Ctrl-C after saving a checkpoint (continue with --resume).
 import { parseArgs } from 'node:util';
 import { CONFIG_HELP } from './cli/config-flags.js';
-import { runBench, runEval, runPredict, UsageError } from './cli/model-commands.js';
+import { runBench, runEval, runExport, runPredict, UsageError } from './cli/model-commands.js';
 import { runTraining } from './cli/train-commands.js';
 import { KdtorchError } from './errors.js';
 import { checkDevice, type Info, info } from './native/info.js';
@@ -32,6 +32,9 @@ ${TRAINING}
   Test metrics (accuracy, precision, sensitivity, specificity, F1, ROC AUC, confusion) and latency of a trained model.`,
   predict: `kdtorch predict --model FILE IMAGE... [--json]
   Classifies images with a trained model (a run's <phase>/best.safetensors).`,
+  export: `kdtorch export --model FILE [--out FILE.onnx] [--opset N] [--dynamic-batch] [--input float|uint8] [--batch-norm fold|node] [--json]
+  Writes a trained model as ONNX, for onnxruntime (Node, Python, the browser) without libtorch. --out defaults
+  to FILE with .onnx; --input uint8 takes NHWC pixels and normalises them in the graph.`,
   bench: `kdtorch bench [--model FILE]... [--image-size N] [--batch-size N]... [--repeats N] [--device DEVICE] [--json]
   Inference latency and images/s of trained models, or of fresh ResNet-18 and student networks.`,
   demo: `kdtorch demo [options]
@@ -49,6 +52,7 @@ Commands:
   distill   distil the teacher into the student
   eval      metrics and latency of a trained model
   predict   classify images
+  export    write a trained model as ONNX
   bench     inference speed of models
   info      what kdtorch runs on
 
@@ -107,6 +111,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   demo: (args) => runTraining('demo', args),
   eval: runEval,
   predict: runPredict,
+  export: runExport,
   bench: runBench,
 };
 

@@ -63,6 +63,7 @@ export type {
   NativeCpuInfo,
   NativeViewParams,
 } from './native/wire.js';
+export { type ExportOnnxOptions, exportOnnx, type OnnxExport } from './onnx/export.js';
 export type { PhaseResult } from './run/phase.js';
 export { type BatchProgress, consoleProgress, type EpochRecord, type ProgressEvent } from './run/progress.js';
 export type { Phase } from './run/run-folder.js';

@@ -3,7 +3,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage } from '../lib/index.js';
+import { maxAbsDiff } from './helpers/reference.js';
 import { CLI, kdtorch, tempDir } from './helpers/run.js';
 import { tinyChestXray } from './helpers/tiny-dataset.js';
 
@@ -28,7 +31,7 @@ beforeAll(() => {
 
 describe('kdtorch usage', () => {
   it('prints help for every command and exits 0', () => {
-    for (const command of ['info', 'teacher', 'student', 'distill', 'eval', 'predict', 'bench', 'demo']) {
+    for (const command of ['info', 'teacher', 'student', 'distill', 'eval', 'predict', 'export', 'bench', 'demo']) {
       const result = kdtorch([command, '--help']);
       expect(result.status, command).toBe(0);
       expect(result.stdout, command).toContain(`kdtorch ${command}`);
@@ -111,7 +114,7 @@ describe('kdtorch usage', () => {
 });
 
 describe('kdtorch training commands', () => {
-  it('student → JSON lines of progress and a result; eval, predict and bench use the model', () => {
+  it('student → JSON lines of progress and a result; eval, predict, export and bench use the model', async () => {
     const output = path.join(tempDir('cli'), 'run');
     const result = kdtorch(['student', '--data', data, '--output', output, '--json', ...TINY, ...FAST_LATENCY]);
     expect(result.status, result.stderr).toBe(0);
@@ -138,6 +141,24 @@ describe('kdtorch training commands', () => {
     const bad = kdtorch(['predict', '--model', model, path.join(data, 'nothing.jpg')]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('[E_BAD_IMAGE]');
+
+    // The model as ONNX with a uint8 input: onnxruntime on the decoded pixels gives predict's probabilities.
+    const exported = kdtorch(['export', '--model', model, '--input', 'uint8', '--json']);
+    expect(exported.status, exported.stderr).toBe(0);
+    const onnxFile = path.join(output, 'student', 'best.onnx');
+    expect(JSON.parse(exported.stdout)).toMatchObject({
+      file: onnxFile,
+      input: { name: 'pixels', dims: [1, 32, 32, 3] },
+    });
+    const session = await ort.InferenceSession.create(onnxFile);
+    const pixels = await decodeImage(image, { height: 32, width: 32, channels: 3 });
+    const { probabilities } = await session.run({ pixels: new ort.Tensor('uint8', pixels, [1, 32, 32, 3]) });
+    const json = JSON.parse(kdtorch(['predict', '--model', model, image, '--json']).stdout);
+    expect(
+      maxAbsDiff((probabilities as ort.Tensor).data as Float32Array, Object.values(json.probabilities)),
+    ).toBeLessThan(1e-5);
+    expect(kdtorch(['export', '--model', model, '--input', 'rgb']).status).toBe(2);
+    expect(kdtorch(['export', '--model', model, '--opset', '9']).stderr).toContain('[E_INVALID_ARGUMENT]');
 
     const bench = kdtorch(['bench', '--model', model, '--batch-size', '2', '--repeats', '2', '--json']);
     expect(bench.status, bench.stderr).toBe(0);

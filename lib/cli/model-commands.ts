@@ -6,6 +6,7 @@ import { IMAGENET_MEAN, IMAGENET_STD } from '../data/data-loader.js';
 import { type LatencyRow, measureLatency } from '../metrics/latency.js';
 import { loadModel, type ModelDescription } from '../model-file.js';
 import { NETWORK_DEFAULTS, resnet18, studentNet } from '../native/model.js';
+import { exportOnnx } from '../onnx/export.js';
 import { CONFIG_FLAGS, configFromFlags } from './config-flags.js';
 
 export class UsageError extends Error {}
@@ -44,6 +45,43 @@ export async function runEval(args: string[]): Promise<void> {
       `parameters ${result.parameters.toLocaleString('en-US')}`,
       ...latencyLines('latency', result.latency),
     ].join('\n'),
+  );
+}
+
+export async function runExport(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      out: { type: 'string' },
+      opset: { type: 'string' },
+      'dynamic-batch': { type: 'boolean' },
+      input: { type: 'string' },
+      'batch-norm': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (!values.model) throw new UsageError("export needs --model FILE (a run's <phase>/best.safetensors)");
+  const input = values.input ?? 'float';
+  if (input !== 'float' && input !== 'uint8') throw new UsageError(`--input must be float or uint8, got '${input}'`);
+  const batchNorm = values['batch-norm'] ?? 'fold';
+  if (batchNorm !== 'fold' && batchNorm !== 'node') {
+    throw new UsageError(`--batch-norm must be fold or node, got '${batchNorm}'`);
+  }
+  const opset = values.opset === undefined ? undefined : Number(values.opset);
+  if (opset !== undefined && !Number.isInteger(opset))
+    throw new UsageError(`--opset must be an integer, got '${values.opset}'`);
+  const out = values.out ?? `${values.model.replace(/\.safetensors$/, '')}.onnx`;
+  const result = await exportOnnx(values.model, out, {
+    input,
+    batchNorm,
+    dynamicBatch: values['dynamic-batch'] === true,
+    ...(opset === undefined ? {} : { opset }),
+  });
+  print(
+    values.json === true,
+    result,
+    `wrote ${result.file} (${(result.bytes / 1e6).toFixed(2)} MB, opset ${result.opset}): input '${result.input.name}' ${result.input.type} [${result.input.dims.join(', ')}] → ${result.outputs.join(', ')}`,
   );
 }
 

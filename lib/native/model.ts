@@ -99,6 +99,11 @@ export class Model {
     return this.run((h) => h.saveWeights(path, description === undefined ? undefined : JSON.stringify(description)));
   }
 
+  /** fp32 copies of the state_dict's tensors (CPU memory), in PyTorch's order and names. */
+  stateDict(): Promise<Record<string, TensorData>> {
+    return this.run((h) => h.stateDict());
+  }
+
   /**
    * Frees the network's tensors now, after the calls already queued, rather than when V8 collects this
    * object (it is told their size, so it does collect). Any later call rejects with E_RELEASED.

@@ -159,6 +159,8 @@ export interface NativeModel {
   /** Drops this object's hold on the network (E_RELEASED after); queued native jobs keep theirs until they end. */
   dispose(): void;
   parameterCount(): number;
+  /** fp32 CPU copies of the state_dict's tensors, in its order. */
+  stateDict(): Promise<Record<string, TensorData>>;
   readonly device: string;
   readonly precision: ResolvedPrecision;
   readonly training: boolean;

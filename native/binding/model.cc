@@ -82,7 +82,8 @@ Napi::Function ModelWrap::define(Napi::Env env) {
       {InstanceMethod<&ModelWrap::forward>("forward"), InstanceMethod<&ModelWrap::setTraining>("setTraining"),
        InstanceMethod<&ModelWrap::moveTo>("to"), InstanceMethod<&ModelWrap::loadWeights>("loadWeights"),
        InstanceMethod<&ModelWrap::saveWeights>("saveWeights"), InstanceMethod<&ModelWrap::dispose>("dispose"),
-       InstanceMethod<&ModelWrap::parameterCount>("parameterCount"), InstanceAccessor<&ModelWrap::device>("device"),
+       InstanceMethod<&ModelWrap::parameterCount>("parameterCount"),
+       InstanceMethod<&ModelWrap::copyStateDict>("stateDict"), InstanceAccessor<&ModelWrap::device>("device"),
        InstanceAccessor<&ModelWrap::precision>("precision"), InstanceAccessor<&ModelWrap::training>("training")});
 }
 
@@ -188,6 +189,28 @@ Napi::Value ModelWrap::saveWeights(const Napi::CallbackInfo& args) {
                                    return Done{};
                                  },
                                  undefinedResult, busy, {Value()});
+}
+
+// stateDict() → Promise<{[name]: {data: Float32Array, shape}}>: fp32 copies of every tensor, in the
+// state_dict's order, for exporters that write the network in another format (lib/onnx/).
+Napi::Value ModelWrap::copyStateDict(const Napi::CallbackInfo& args) {
+  auto busy = acquireAll(args.Env(), {&live(args.Env())->busy}, "this model");
+  auto model = live(args.Env())->model;
+  return PromiseJob<NamedTensors>::start(
+      args.Env(),
+      [model] {
+        NamedTensors copies;
+        for (const auto& [name, tensor] : stateDict(model->module())) {
+          copies.emplace_back(name, tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous().clone());
+        }
+        return copies;
+      },
+      [](Napi::Env env, NamedTensors& tensors) -> Napi::Value {
+        auto out = Napi::Object::New(env);
+        for (const auto& [name, tensor] : tensors) out.Set(name, tensorToJs(env, tensor));
+        return out;
+      },
+      busy, {Value()});
 }
 
 Napi::Value ModelWrap::parameterCount(const Napi::CallbackInfo& args) {

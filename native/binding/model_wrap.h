@@ -25,6 +25,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value loadWeights(const Napi::CallbackInfo& args);
   Napi::Value saveWeights(const Napi::CallbackInfo& args);
   Napi::Value parameterCount(const Napi::CallbackInfo& args);
+  Napi::Value copyStateDict(const Napi::CallbackInfo& args);
   Napi::Value device(const Napi::CallbackInfo& args);
   Napi::Value training(const Napi::CallbackInfo& args);
   Napi::Value precision(const Napi::CallbackInfo& args);  // what runs: the spec's 'auto' resolved

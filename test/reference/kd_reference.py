@@ -201,6 +201,36 @@ def schedule(a):
     return {"lrs": lrs}
 
 
+def onnx_check(a):
+    """An ONNX file kdtorch exported, checked by onnx and run by onnxruntime; and the same weights in the
+    PyTorch module exported by torch.onnx.export (its default exporter) and run the same way."""
+    import onnx
+    import onnxruntime as ort
+
+    onnx.checker.check_model(onnx.load(a["onnx"]), full_check=True)
+    x = read_bin(a["images"], a["shape"], np.uint8 if a["input"] == "uint8" else np.float32)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    ours = ort.InferenceSession(a["onnx"], options, providers=["CPUExecutionProvider"])
+    ours_out = ours.run(["logits"], {ours.get_inputs()[0].name: x.numpy()})[0]
+    nchw = x
+    if a["input"] == "uint8":  # what a PyTorch user feeds: ToTensor + Normalize of the same pixels
+        c = a["shape"][3]
+        nchw = x.permute(0, 3, 1, 2).float() / 255
+        nchw = ((nchw - torch.tensor(a["mean"]).view(1, c, 1, 1)) / torch.tensor(a["std"]).view(1, c, 1, 1)).contiguous()
+    model = load(a, a["weights"]).eval()
+    theirs_file = a["onnx"] + ".torch.onnx"
+    torch.onnx.export(model, (nchw,), theirs_file, input_names=["input"], output_names=["logits"],
+                      dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=1024)},), dynamo=True, verbose=False)
+    theirs = ort.InferenceSession(theirs_file, options, providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        eager = model(nchw)
+    return {"ours": ours_out.flatten().tolist(),
+            "torchOnnx": theirs.run(["logits"], {"input": nchw.numpy()})[0].flatten().tolist(),
+            "eager": eager.flatten().tolist(),
+            "metadata": {p.key: p.value for p in onnx.load(a["onnx"]).metadata_props}}
+
+
 def loss_grad(a):
     n, c = a["shape"]
     s = torch.tensor(a["student"], dtype=torch.float64).reshape(n, c).requires_grad_(True)
@@ -215,5 +245,5 @@ if __name__ == "__main__":
     torch.set_num_threads(int(json.loads(sys.argv[2]).get("threads", torch.get_num_threads())))
     command = {"make-weights": make_weights, "make-batch": make_batch, "forward": forward, "step": step,
                "compare": compare, "loss-grad": loss_grad, "stats": stats, "schedule": schedule,
-               "classify": classify, "cpu": cpu}[sys.argv[1]]
+               "classify": classify, "cpu": cpu, "onnx-check": onnx_check}[sys.argv[1]]
     print(json.dumps(command(json.loads(sys.argv[2]))))
