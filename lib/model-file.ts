@@ -2,8 +2,8 @@
 // use them (architecture, classes, input size, normalisation), so loadModel() needs only the path.
 // The header is read by the native weights reader, the only safetensors parser kdtorch has.
 import fs from 'node:fs';
-import { z } from 'zod';
 import { KdtorchError } from './errors.js';
+import { descriptionSchema, type ModelDescription } from './model-description.js';
 import { readSafetensorsMetadata } from './native/addon.js';
 import {
   type Model,
@@ -15,30 +15,7 @@ import {
   studentNet,
 } from './native/model.js';
 
-const descriptionSchema = z
-  .object({
-    architecture: z.enum(['resnet18', 'studentNet']),
-    // Bounds before anything is built: a description is untrusted, and imageSize 40000 alone would
-    // make a 12.8 GB student before loadWeights could compare shapes (loadModel also checks the
-    // network's size against the file's).
-    classes: z.array(z.string().min(1)).min(2).max(10_000),
-    imageSize: z
-      .number()
-      .int()
-      .min(32)
-      .max(4096)
-      .refine((n) => n % 2 === 0, 'must be even'),
-    channels: z.union([z.literal(1), z.literal(3)]),
-    mean: z.array(z.number()).min(1),
-    std: z.array(z.number().positive()).min(1),
-    /** studentNet's convolution channels. */
-    width: z.number().int().positive().max(1024).optional(),
-  })
-  .refine((d) => d.mean.length === d.channels && d.std.length === d.channels, {
-    message: 'mean and std need one value per channel',
-  });
-
-export type ModelDescription = z.infer<typeof descriptionSchema>;
+export type { ModelDescription } from './model-description.js';
 
 /** A model together with what its inputs and outputs mean. */
 export interface DescribedModel {

@@ -15,7 +15,7 @@ import {
   trainStudent,
 } from '../lib/index.js';
 import { tempDir } from './helpers/run.js';
-import { DEMO_DATA, tinyChestXray, tinyConfig } from './helpers/tiny-dataset.js';
+import { chestStudent, DEMO_DATA, tinyChestXray, tinyConfig } from './helpers/tiny-dataset.js';
 
 const MB = 2 ** 20;
 const rss = () => process.memoryUsage().rss;
@@ -56,15 +56,7 @@ describe('memory', () => {
     const image = fs.readFileSync(path.join(folder, fs.readdirSync(folder).sort()[0] as string));
     const described: DescribedModel = {
       model: await studentNet({ inputSize: 64 }),
-      description: {
-        architecture: 'studentNet',
-        classes: ['NORMAL', 'PNEUMONIA'],
-        imageSize: 64,
-        channels: 3,
-        mean: [0.485, 0.456, 0.406],
-        std: [0.229, 0.224, 0.225],
-        width: 4,
-      },
+      description: chestStudent(64),
     };
     const first = await predict(described, [image]);
     for (let i = 0; i < 1000; i++) await predict(described, [image]);

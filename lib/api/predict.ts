@@ -1,14 +1,9 @@
 // predict(): classifying images with a trained model, decoded exactly as its training images were.
 import { decodeBytes, decodeImage } from '../data/decode.js';
 import { type DescribedModel, loadModel } from '../model-file.js';
+import { type Prediction, prediction, softmax } from '../prediction.js';
 
-export interface Prediction {
-  /** The predicted class name and index. */
-  class: string;
-  index: number;
-  /** Probability per class name. */
-  probabilities: Record<string, number>;
-}
+export type { Prediction } from '../prediction.js';
 
 /** Classifies image files or encoded image bytes (JPEG, PNG, …) with a trained model. */
 export async function predict(
@@ -28,16 +23,7 @@ export async function predict(
   await network.eval();
   const logits = await network.forward({ pixels, shape: [decoded.length, imageSize, imageSize, channels], mean, std });
   const classCount = classes.length;
-  return decoded.map((_, n) => {
-    const row = Array.from(logits.data.subarray(n * classCount, (n + 1) * classCount));
-    const top = Math.max(...row);
-    const exps = row.map((v) => Math.exp(v - top));
-    const total = exps.reduce((a, b) => a + b, 0);
-    const index = row.indexOf(top);
-    return {
-      class: classes[index] as string,
-      index,
-      probabilities: Object.fromEntries(classes.map((name, k) => [name, (exps[k] as number) / total])),
-    };
-  });
+  return decoded.map((_, n) =>
+    prediction(softmax(logits.data.subarray(n * classCount, (n + 1) * classCount)), classes),
+  );
 }

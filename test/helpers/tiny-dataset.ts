@@ -2,7 +2,7 @@
 // that trains on them in seconds: what the end-to-end tests run.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ConfigInput } from '../../lib/index.js';
+import type { ConfigInput, ModelDescription } from '../../lib/index.js';
 import { ROOT, tempDir } from './run.js';
 
 export const DEMO_DATA = path.join(ROOT, 'demo', 'chest_xray');
@@ -35,5 +35,18 @@ export function tinyConfig(root: string, output: string, more: ConfigInput = {})
     teacher: { ...phase, ...more.teacher },
     student: { ...phase, ...more.student },
     distill: { ...phase, ...more.distill },
+  };
+}
+
+/** The description of the article's student (width 4) for the chest X-ray classes at `imageSize`². */
+export function chestStudent(imageSize: number): ModelDescription {
+  return {
+    architecture: 'studentNet',
+    classes: ['NORMAL', 'PNEUMONIA'],
+    imageSize,
+    channels: 3,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    width: 4,
   };
 }
