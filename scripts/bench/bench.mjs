@@ -4,6 +4,7 @@ import { benchCompare } from './compare.mjs';
 import { benchData } from './data.mjs';
 import { benchDistill } from './distill.mjs';
 import { benchKdGain } from './kd-gain.mjs';
+import { benchLatency } from './latency.mjs';
 import { benchParity } from './parity.mjs';
 import { benchPrecision } from './precision.mjs';
 import { benchSteps } from './steps.mjs';
@@ -16,6 +17,7 @@ const benches = {
   compare: benchCompare,
   'kd-gain': benchKdGain,
   precision: benchPrecision,
+  latency: benchLatency,
 };
 const [name, ...args] = process.argv.slice(2);
 if (!benches[name]) {
