@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages: compilers and build tools, ccache (compile cache), clang-format (lint), clang with
-# libFuzzer and the sanitizers (scripts/fuzz/run.sh), and libjpeg-turbo's static library, linked into
-# the addon for JPEG decoding (lib/native/libtorch.mjs).
+# libFuzzer and the sanitizers (scripts/fuzz/run.sh), libjpeg-turbo's static library, linked into
+# the addon for JPEG decoding (lib/native/libtorch.mjs), and Chromium, which the browser demo's test
+# drives headless (test/web-demo.test.ts; playwright-core downloads no browser).
 missing=()
-for tool in g++:g++ cmake:cmake ninja:ninja-build ccache:ccache clang-format:clang-format clang++:clang python3:python3-venv; do
+for tool in g++:g++ cmake:cmake ninja:ninja-build ccache:ccache clang-format:clang-format clang++:clang chromium:chromium python3:python3-venv; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)

@@ -3,13 +3,12 @@
 // metadata_props; images are decoded and resized as in training, by sharp (docs/data-parity.md gives
 // how close sharp's pixels come to the native decoder's, which needs the addon).
 import { readFile } from 'node:fs/promises';
-import { fromBinary } from '@bufbuild/protobuf';
 import type * as Ort from 'onnxruntime-node';
 import { DECODE_SETTINGS, decodeBytes, decodeImage } from '../data/decode.js';
 import { KdtorchError } from '../errors.js';
-import { descriptionSchema, type ModelDescription } from '../model-description.js';
+import type { ModelDescription } from '../model-description.js';
 import { type Prediction, prediction } from '../prediction.js';
-import { ModelProtoSchema, type TensorShapeProto_Dimension } from './gen/onnx_pb.js';
+import { readOnnxExport } from './read-export.js';
 
 export interface OnnxClassifier {
   readonly description: ModelDescription;
@@ -32,7 +31,7 @@ export async function loadOnnxClassifier(file: string, options: OnnxClassifierOp
   const bytes = await readFile(file).catch((error: Error) => {
     throw new KdtorchError('E_BAD_WEIGHTS_FILE', `${file}: cannot read (${error.message})`, { file, cause: error });
   });
-  const { description, input, dynamicBatch } = readExport(file, bytes);
+  const { description, input, dynamicBatch } = readOnnxExport(file, bytes);
   const ort = await onnxruntime();
   const session = await ort.InferenceSession.create(bytes, {
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
@@ -82,39 +81,6 @@ export async function loadOnnxClassifier(file: string, options: OnnxClassifierOp
       return out;
     },
     close: () => session.release(),
-  };
-}
-
-/** The description, input kind and batch dimension of an ONNX file kdtorch exported. */
-function readExport(file: string, bytes: Uint8Array) {
-  const bad = (why: string, cause?: unknown) =>
-    new KdtorchError('E_BAD_WEIGHTS_FILE', `${file}: ${why}`, { file, ...(cause ? { cause } : {}) });
-  let model: ReturnType<typeof fromBinary<typeof ModelProtoSchema>>;
-  try {
-    model = fromBinary(ModelProtoSchema, bytes);
-  } catch (error) {
-    throw bad(`not an ONNX model (${(error as Error).message})`, error);
-  }
-  const text = model.metadataProps.find((p) => p.key === 'kdtorch')?.value;
-  if (!text) throw bad('an ONNX model without a kdtorch description: export it with kdtorch export');
-  let parsed: ReturnType<typeof descriptionSchema.safeParse>;
-  try {
-    parsed = descriptionSchema.safeParse(JSON.parse(text));
-  } catch (error) {
-    throw bad(`its kdtorch description is not JSON (${(error as Error).message})`, error);
-  }
-  if (!parsed.success) throw bad(`its kdtorch description is invalid: ${parsed.error.issues[0]?.message}`);
-  const graphInput = model.graph?.input[0];
-  if (!graphInput || (graphInput.name !== 'pixels' && graphInput.name !== 'input')) {
-    throw bad("its graph's input is neither 'pixels' nor 'input': not a kdtorch export");
-  }
-  const type = graphInput.type?.value;
-  const batch =
-    type?.case === 'tensorType' ? (type.value.shape?.dim[0] as TensorShapeProto_Dimension | undefined) : undefined;
-  return {
-    description: parsed.data,
-    input: graphInput.name === 'pixels' ? ('uint8' as const) : ('float' as const),
-    dynamicBatch: batch?.value.case === 'dimParam',
   };
 }
 
