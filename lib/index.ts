@@ -1,6 +1,7 @@
 // kdtorch's public API.
 export { type EvaluateInput, type EvaluateResult, evaluate } from './api/evaluate.js';
 export { type Prediction, predict } from './api/predict.js';
+export { Predictor, type PredictorOptions } from './api/predictor.js';
 export { type DistillOptions, distill, type RunOptions, trainStudent, trainTeacher } from './api/train.js';
 export { PRESETS } from './config/presets.js';
 export { readConfigFile, resolveConfig } from './config/resolve.js';

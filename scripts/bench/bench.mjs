@@ -7,6 +7,7 @@ import { benchKdGain } from './kd-gain.mjs';
 import { benchLatency } from './latency.mjs';
 import { benchParity } from './parity.mjs';
 import { benchPrecision } from './precision.mjs';
+import { benchServe } from './serve.mjs';
 import { benchSteps } from './steps.mjs';
 
 const benches = {
@@ -18,6 +19,7 @@ const benches = {
   'kd-gain': benchKdGain,
   precision: benchPrecision,
   latency: benchLatency,
+  serve: benchServe,
 };
 const [name, ...args] = process.argv.slice(2);
 if (!benches[name]) {
