@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type DescribedModel, KdtorchError, Predictor, predict, studentNet } from '../lib/index.js';
+import { type DescribedModel, KdtorchError, type Prediction, Predictor, predict, studentNet } from '../lib/index.js';
 import { rejection } from './helpers/errors.js';
 import { maxAbsDiff, reference } from './helpers/reference.js';
 import { tempDir } from './helpers/run.js';
@@ -28,7 +28,7 @@ const images = ['NORMAL', 'PNEUMONIA'].flatMap((name) => {
 describe('Predictor', () => {
   it('answers 40 concurrent requests in batches of at most maxBatch, each as predict() alone', async () => {
     const m = await described();
-    const alone = [];
+    const alone: Prediction[] = [];
     for (const image of images) alone.push(...(await predict(m, [image])));
     const predictor = await Predictor.create(m, { maxBatch: 16, maxWaitMs: 5 });
     const batched = await Promise.all(images.map((image) => predictor.predict(image)));
@@ -37,7 +37,7 @@ describe('Predictor', () => {
     expect(predictor.stats.batches).toBeGreaterThanOrEqual(3);
     expect(predictor.stats.batches).toBeLessThanOrEqual(8);
     expect(batched.map((p) => p.class)).toEqual(alone.map((p) => p.class));
-    const probabilities = (ps: typeof alone) => ps.flatMap((p) => Object.values(p.probabilities));
+    const probabilities = (ps: Prediction[]) => ps.flatMap((p) => Object.values(p.probabilities));
     expect(maxAbsDiff(probabilities(batched), probabilities(alone))).toBeLessThanOrEqual(1e-6);
   });
 

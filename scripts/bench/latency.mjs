@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { exportOnnx, info, resnet18, studentNet } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
+import { benchDescription } from './description.mjs';
 import { referencePython } from './reference/run-article.mjs';
 import { writeBenchResults } from './results-file.mjs';
 
@@ -47,15 +48,6 @@ export async function benchLatency(args) {
   const repeats = Number(values.repeats);
   const { threads } = await info();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdtorch-latency-'));
-  const description = (architecture, size) => ({
-    architecture,
-    classes: ['NORMAL', 'PNEUMONIA'],
-    imageSize: size,
-    channels: 3,
-    mean: [0.485, 0.456, 0.406],
-    std: [0.229, 0.224, 0.225],
-    ...(architecture === 'studentNet' ? { width: 4 } : {}),
-  });
   const rows = [];
   const node = {};
   for (const size of sizes) {
@@ -66,7 +58,7 @@ export async function benchLatency(args) {
       const weights = path.join(dir, `${key}.safetensors`);
       const onnx = path.join(dir, `${key}.onnx`);
       await model.saveWeights(weights);
-      await exportOnnx({ model, description: description(architecture, size) }, onnx, { dynamicBatch: true });
+      await exportOnnx({ model, description: benchDescription(architecture, size) }, onnx, { dynamicBatch: true });
       const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: threads, interOpNumThreads: 1 });
       for (const batch of batches) {
         const x = input(batch, 3, size);

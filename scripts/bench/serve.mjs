@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Predictor, predict, resnet18, studentNet } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
+import { benchDescription } from './description.mjs';
 import { writeBenchResults } from './results-file.mjs';
 
 const root = findPackageRoot();
@@ -64,15 +65,7 @@ export async function benchServe(args) {
 async function serveBoth(architecture, size, images, maxBatch, maxWaitMs) {
   const model = {
     model: architecture === 'resnet18' ? await resnet18() : await studentNet({ inputSize: size }),
-    description: {
-      architecture,
-      classes: ['NORMAL', 'PNEUMONIA'],
-      imageSize: size,
-      channels: 3,
-      mean: [0.485, 0.456, 0.406],
-      std: [0.229, 0.224, 0.225],
-      ...(architecture === 'studentNet' ? { width: 4 } : {}),
-    },
+    description: benchDescription(architecture, size),
   };
   await predict(model, images.slice(0, 8)); // warm
   // One by one: each request waits for the ones before it, as a service without batching serves them.
