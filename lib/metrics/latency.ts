@@ -36,17 +36,8 @@ export async function measureLatency(
   for (const batchSize of batchSizes) {
     const pixels = Uint8Array.from({ length: batchSize * imageSize * imageSize * channels }, () => random() * 256);
     const input = { pixels, shape: [batchSize, imageSize, imageSize, channels], mean, std };
-    for (let i = 0; i < 2; i++) await model.forward(input);
-    const times: number[] = [];
-    let total = 0;
-    while (times.length < repeats || (total < MIN_MS && times.length < 10 * repeats)) {
-      const start = performance.now();
-      await model.forward(input);
-      times.push(performance.now() - start);
-      total += times.at(-1) as number;
-    }
-    times.sort((a, b) => a - b);
-    const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] as number;
+    const times = await timedPasses(() => model.forward(input), repeats);
+    const at = (q: number) => percentile(times, q);
     const msPerBatch = at(0.5);
     rows.push({
       batchSize,
@@ -60,4 +51,26 @@ export async function measureLatency(
     });
   }
   return rows;
+}
+
+/**
+ * The wall times (ms, sorted) of `run` after two warm-ups: at least `repeats` passes, more until they fill
+ * MIN_MS (at most 10 × repeats). The rule every latency figure of kdtorch's uses (benches included).
+ */
+export async function timedPasses(run: () => Promise<unknown>, repeats: number): Promise<number[]> {
+  for (let i = 0; i < 2; i++) await run();
+  const times: number[] = [];
+  let total = 0;
+  while (times.length < repeats || (total < MIN_MS && times.length < 10 * repeats)) {
+    const start = performance.now();
+    await run();
+    times.push(performance.now() - start);
+    total += times.at(-1) as number;
+  }
+  return times.sort((a, b) => a - b);
+}
+
+/** The q-quantile of sorted values (the lower one, as timedPasses's rows report). */
+export function percentile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }

@@ -2,7 +2,7 @@
 // pass (float NCHW in, logits out) for the student and ResNet-18, side by side in one run: kdtorch's
 // forward (libtorch), kdtorch's ONNX export through onnxruntime-node, PyTorch eager and onnxruntime in
 // Python (scripts/bench/latency_reference.py), all on the same threads, with ratios against PyTorch eager
-// and the student's speed-up over the teacher. Writes the table to docs/results/ (results-file.mjs).
+// and the student's speed-up over the teacher; every side timed by lib/metrics/latency.ts's rule. Writes the table to docs/results/ (results-file.mjs).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,26 +10,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { exportOnnx, info, resnet18, studentNet } from '../../dist/lib/index.js';
+import { percentile, timedPasses } from '../../dist/lib/metrics/latency.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { benchDescription } from './description.mjs';
 import { referencePython } from './reference/run-article.mjs';
 import { writeBenchResults } from './results-file.mjs';
 
 const root = findPackageRoot();
-const MIN_MS = 250; // as lib/metrics/latency.ts and latency_reference.py
-
-async function medianMs(fn, repeats) {
-  for (let i = 0; i < 2; i++) await fn();
-  const times = [];
-  let total = 0;
-  while (times.length < repeats || (total < MIN_MS && times.length < 10 * repeats)) {
-    const start = performance.now();
-    await fn();
-    times.push(performance.now() - start);
-    total += times.at(-1);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
+const medianMs = async (run, repeats) => percentile(await timedPasses(run, repeats), 0.5);
 
 const input = (batch, channels, size) =>
   new Float32Array(batch * channels * size * size).map((_, i) => Math.sin(i * 0.37));

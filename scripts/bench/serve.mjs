@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Predictor, predict, resnet18, studentNet } from '../../dist/lib/index.js';
+import { percentile } from '../../dist/lib/metrics/latency.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { benchDescription } from './description.mjs';
 import { writeBenchResults } from './results-file.mjs';
@@ -16,8 +17,7 @@ const root = findPackageRoot();
 
 function percentiles(latencies) {
   const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { p50: at(0.5), p99: at(0.99) };
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
 
 export async function benchServe(args) {
