@@ -69,6 +69,36 @@ describe('ResNet-18', () => {
     expect(maxAbsDiff(ours.data, theirs.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
   });
 
+  // Eval forwards on the CPU keep each layer's BatchNorm-folded weights (native/core/conv_bn.h): every
+  // later change to the weights or the running statistics must show in the next eval forward.
+  it('follows loaded weights and updated running statistics after a cached eval forward', async () => {
+    const changing = await resnet18({ numClasses: 2, seed: 7 });
+    await changing.eval();
+    const before = await logitsBothWays(changing, 2, 6);
+    expect(maxAbsDiff(before.ours.data, before.theirs.logits)).toBeGreaterThan(100 * LOGITS_TOLERANCE);
+
+    await changing.loadWeights(weights.safetensors);
+    const loaded = await logitsBothWays(changing, 2, 6);
+    expect(maxAbsDiff(loaded.ours.data, loaded.theirs.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+
+    await changing.train();
+    const batch = referenceBatch(dir, [4, 3, 64, 64], 8);
+    await changing.forward({ data: batch.images, shape: batch.shape }); // moves every running mean and variance
+    await changing.eval();
+    const saved = path.join(dir, 'after-train-forward.safetensors');
+    await changing.saveWeights(saved);
+    const probe = referenceBatch(dir, [2, 3, 64, 64], 6);
+    const expected = reference<{ logits: number[] }>('forward', {
+      ...spec,
+      ...probe.files,
+      shape: probe.shape,
+      weights: saved,
+    });
+    const ours = await changing.forward({ data: probe.images, shape: probe.shape });
+    expect(maxAbsDiff(ours.data, expected.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+    expect(maxAbsDiff(ours.data, loaded.ours.data)).toBeGreaterThan(100 * LOGITS_TOLERANCE);
+  });
+
   it('loads the same weights from a torch.save(state_dict) .pth file with the same logits', async () => {
     const fromPth = await resnet18({ numClasses: 2 });
     const report = await fromPth.loadWeights(weights.pth);

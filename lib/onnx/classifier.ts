@@ -9,6 +9,7 @@ import { KdtorchError } from '../errors.js';
 import type { ModelDescription } from '../model-description.js';
 import { type Prediction, prediction } from '../prediction.js';
 import { readOnnxExport } from './read-export.js';
+import { sessionOptions } from './session-options.js';
 
 export interface OnnxClassifier {
   readonly description: ModelDescription;
@@ -33,9 +34,7 @@ export async function loadOnnxClassifier(file: string, options: OnnxClassifierOp
   });
   const { description, input, dynamicBatch } = readOnnxExport(file, bytes);
   const ort = await onnxruntime();
-  const session = await ort.InferenceSession.create(bytes, {
-    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-  });
+  const session = await ort.InferenceSession.create(bytes, sessionOptions(description, options.threads));
   const { imageSize: size, channels, mean, std, classes } = description;
 
   const feed = (pixels: Uint8Array[]): Ort.Tensor => {

@@ -5,3 +5,4 @@ export type { ModelDescription } from '../model-description.js';
 export type { Prediction } from '../prediction.js';
 export { loadOnnxClassifier, type OnnxClassifier, type OnnxClassifierOptions } from './classifier.js';
 export { readOnnxExport } from './read-export.js';
+export { sessionOptions } from './session-options.js';

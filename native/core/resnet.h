@@ -3,6 +3,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "conv_bn.h"
+
 namespace kdtorch {
 
 struct BasicBlockImpl : torch::nn::Module {
@@ -12,6 +14,9 @@ struct BasicBlockImpl : torch::nn::Module {
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential downsample{nullptr};  // 1x1 conv + BN where the shape changes, else absent
+
+ private:
+  ConvBn convBn1_, convBn2_, convBnDownsample_;
 };
 TORCH_MODULE(BasicBlock);
 
@@ -26,6 +31,7 @@ struct ResNet18Impl : torch::nn::Module {
 
  private:
   torch::nn::Sequential makeLayer(int64_t& inplanes, int64_t planes, int64_t stride);
+  ConvBn convBn1_;
 };
 TORCH_MODULE(ResNet18);
 

@@ -3,8 +3,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "conv_bn.h"
-
 namespace kdtorch {
 namespace {
 
@@ -14,9 +12,8 @@ namespace {
 // gradient to the window's first maximum, as PyTorch's does (a split between ties would not be the same step).
 torch::Tensor maxPool2(const torch::Tensor& x) {
   if (torch::GradMode::is_enabled() && x.requires_grad()) return torch::max_pool2d(x, 2, 2);
-  using torch::indexing::Slice;
   const auto at = [&](int64_t row, int64_t column) {
-    return x.index({"...", Slice(row, torch::indexing::None, 2), Slice(column, torch::indexing::None, 2)});
+    return x.slice(-2, row, std::nullopt, 2).slice(-1, column, std::nullopt, 2);
   };
   return torch::maximum(torch::maximum(at(0, 0), at(0, 1)), torch::maximum(at(1, 0), at(1, 1)));
 }
@@ -49,7 +46,7 @@ StudentNetImpl::StudentNetImpl(const StudentNetOptions& opts) : options(opts) {
 torch::Tensor StudentNetImpl::forward(const torch::Tensor& x) {
   auto& conv = *layer1[0]->as<torch::nn::Conv2d>();
   auto& bn = *layer1[1]->as<torch::nn::BatchNorm2d>();
-  auto out = bn.is_training() ? bn.forward(conv.forward(x).contiguous()) : convBn(conv, bn, x).contiguous();
+  auto out = bn.is_training() ? bn.forward(conv.forward(x).contiguous()) : convBn_(conv, bn, x).contiguous();
   out = maxPool2(out);  // layer1[3]
   return fc(out.relu_().flatten(1));
 }

@@ -5,6 +5,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "conv_bn.h"
+
 namespace kdtorch {
 
 // Every field is given by ModelSpec (native/core/model.h), which states none of them itself.
@@ -22,6 +24,9 @@ struct StudentNetImpl : torch::nn::Module {
   StudentNetOptions options;
   torch::nn::Sequential layer1{nullptr};
   torch::nn::Linear fc{nullptr};
+
+ private:
+  ConvBn convBn_;
 };
 TORCH_MODULE(StudentNet);
 

@@ -1,26 +1,22 @@
 // `npm run bench -- latency [--sizes 224,64] [--batches 1,32] [--repeats 20]`: ms per image of one forward
 // pass (float NCHW in, logits out) for the student and ResNet-18, side by side in one run: kdtorch's
 // forward (libtorch), kdtorch's ONNX export through onnxruntime-node, PyTorch eager and onnxruntime in
-// Python (scripts/bench/latency_reference.py), all on the same threads, with ratios against PyTorch eager
-// and the student's speed-up over the teacher; every side timed by lib/metrics/latency.ts's rule. Writes the table to docs/results/ (results-file.mjs).
+// Python, all on the same threads, each in a process of its own (latency_side.mjs, latency_reference.py),
+// with ratios against PyTorch eager and the student's speed-up over the teacher; every side timed by
+// lib/metrics/latency.ts's rule. Writes the table to docs/results/ (results-file.mjs).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
 import { exportOnnx, info, resnet18, studentNet } from '../../dist/lib/index.js';
-import { percentile, timedPasses } from '../../dist/lib/metrics/latency.js';
+import { sessionOptions } from '../../dist/lib/onnx/index.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { benchDescription } from './description.mjs';
 import { referencePython } from './reference/run-article.mjs';
 import { writeBenchResults } from './results-file.mjs';
 
 const root = findPackageRoot();
-const medianMs = async (run, repeats) => percentile(await timedPasses(run, repeats), 0.5);
-
-const input = (batch, channels, size) =>
-  new Float32Array(batch * channels * size * size).map((_, i) => Math.sin(i * 0.37));
 
 export async function benchLatency(args) {
   const { values } = parseArgs({
@@ -37,37 +33,41 @@ export async function benchLatency(args) {
   const { threads } = await info();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdtorch-latency-'));
   const rows = [];
-  const node = {};
   for (const size of sizes) {
     for (const architecture of ['studentNet', 'resnet18']) {
       const key = `${architecture}@${size}`;
       const model = architecture === 'resnet18' ? await resnet18() : await studentNet({ inputSize: size });
-      await model.eval();
       const weights = path.join(dir, `${key}.safetensors`);
       const onnx = path.join(dir, `${key}.onnx`);
       await model.saveWeights(weights);
+      await model.eval();
       await exportOnnx({ model, description: benchDescription(architecture, size) }, onnx, { dynamicBatch: true });
-      const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: threads, interOpNumThreads: 1 });
-      for (const batch of batches) {
-        const x = input(batch, 3, size);
-        const tensor = new ort.Tensor('float32', x, [batch, 3, size, size]);
-        node[`${key}/${batch}`] = {
-          kdtorch: await medianMs(() => model.forward({ data: x, shape: [batch, 3, size, size] }), repeats),
-          onnxNode: await medianMs(() => session.run({ input: tensor }), repeats),
-        };
-      }
-      await session.release();
       await model.dispose();
-      rows.push({ key, weights, onnx, spec: { arch: architecture, numClasses: 2, inputSize: size, width: 4 } });
+      const { graphOptimizationLevel } = sessionOptions({ architecture });
+      rows.push({
+        key,
+        weights,
+        onnx,
+        graphOptimizationLevel,
+        spec: { arch: architecture, numClasses: 2, inputSize: size, width: 4 },
+      });
     }
   }
-  const python = spawnSync(
-    referencePython(),
-    [path.join(root, 'scripts', 'bench', 'latency_reference.py'), JSON.stringify({ rows, batches, repeats, threads })],
-    { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 },
-  );
-  if (python.status !== 0) throw new Error(`latency_reference.py failed:\n${python.stderr}`);
-  const reference = JSON.parse(python.stdout.trim().split('\n').at(-1));
+  // Each side in a process of its own, one after another (latency_side.mjs says why).
+  const job = JSON.stringify({ rows, batches, repeats, threads });
+  const side = (command, argv, name) => {
+    const run = spawnSync(command, [...argv, job], { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 });
+    if (run.status !== 0) throw new Error(`the ${name} side of the latency bench failed:\n${run.stderr}`);
+    return JSON.parse(run.stdout.trim().split('\n').at(-1));
+  };
+  const sideScript = path.join(root, 'scripts', 'bench', 'latency_side.mjs');
+  const pythonScript = path.join(root, 'scripts', 'bench', 'latency_reference.py');
+  const measured = {
+    kdtorch: side(process.execPath, [sideScript, 'kdtorch'], 'kdtorch'),
+    onnxNode: side(process.execPath, [sideScript, 'onnx'], 'onnxruntime-node'),
+    eager: side(referencePython(), [pythonScript, 'eager'], 'PyTorch eager'),
+    onnxPython: side(referencePython(), [pythonScript, 'onnxruntime'], 'onnxruntime (Python)'),
+  };
   fs.rmSync(dir, { recursive: true, force: true });
 
   const lines = [
@@ -79,14 +79,8 @@ export async function benchLatency(args) {
     for (const architecture of ['studentNet', 'resnet18']) {
       for (const batch of batches) {
         const id = `${architecture}@${size}/${batch}`;
-        const r = {
-          model: architecture,
-          size,
-          batch,
-          ...node[id],
-          eager: reference[id].eager,
-          onnxPython: reference[id].onnxruntime,
-        };
+        const r = { model: architecture, size, batch };
+        for (const [name, times] of Object.entries(measured)) r[name] = times[id];
         table.push(r);
         const per = (ms) => (ms / batch).toFixed(3);
         lines.push(
