@@ -14,6 +14,7 @@ export const NATIVE_ERROR_CODES = [
   'E_RELEASED',
   'E_OUT_OF_MEMORY',
   'E_IMAGE_TOO_LARGE',
+  'E_DISTRIBUTED',
 ] as const;
 
 export const ERROR_CODES = [

@@ -47,6 +47,7 @@ export {
   type StudentNetOptions,
   studentNet,
 } from './native/model.js';
+export { joinProcessGroup, ProcessGroup, type ProcessGroupOptions } from './native/process-group.js';
 export { learningRateAt, type Schedule } from './native/schedule.js';
 export {
   type CheckpointInfo,

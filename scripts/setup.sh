@@ -9,8 +9,10 @@ step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages: compilers and build tools, ccache (compile cache), clang-format (lint), clang with
 # libFuzzer and the sanitizers (scripts/fuzz/run.sh), libjpeg-turbo's static library, linked into
-# the addon for JPEG decoding (lib/native/libtorch.mjs), and Chromium, which the browser demo's test
-# drives headless (test/web-demo.test.ts; playwright-core downloads no browser).
+# the addon for JPEG decoding (lib/native/libtorch.mjs), gloo's headers, which c10d's ProcessGroupGloo.hpp
+# includes (the torch wheel ships none; the gloo code is libtorch's own, native/core/process_group.cc), and
+# Chromium, which the browser demo's test drives headless (test/web-demo.test.ts; playwright-core
+# downloads no browser).
 missing=()
 for tool in g++:g++ cmake:cmake ninja:ninja-build ccache:ccache clang-format:clang-format clang++:clang chromium:chromium python3:python3-venv; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
@@ -18,6 +20,7 @@ done
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 [[ "$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)" == /* ]] || missing+=(libclang-rt-dev)
 [[ "$(cc -print-file-name=libjpeg.a 2>/dev/null)" == /* && -f /usr/include/jpeglib.h ]] || missing+=(libjpeg62-turbo-dev)
+[[ -f /usr/include/gloo/algorithm.h ]] || missing+=(libgloo-dev)
 if ((${#missing[@]})); then
   step "apt-get install ${missing[*]}"
   sudo=$([ "$(id -u)" = 0 ] || echo sudo)

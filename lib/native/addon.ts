@@ -14,6 +14,8 @@ import type {
   NativeModelSpec,
   NativePixelOptions,
   NativePixelStore,
+  NativeProcessGroup,
+  NativeProcessGroupSpec,
   NativeTrainer,
   NativeTrainerSpec,
   NativeViewParams,
@@ -74,6 +76,10 @@ export function releaseCpuBlockCache(): void {
 
 export function createNativeModel(spec: NativeModelSpec): Promise<NativeModel> {
   return call(() => native().addon.createModel(spec));
+}
+
+export function joinNativeProcessGroup(spec: NativeProcessGroupSpec): Promise<NativeProcessGroup> {
+  return call(() => native().addon.joinProcessGroup(spec));
 }
 
 export function createNativeTrainer(

@@ -4,6 +4,7 @@ import { KdtorchError } from '../errors.js';
 import { call, createNativeTrainer } from './addon.js';
 import { type Batch, nativeImages, type PixelBatch } from './batch.js';
 import type { Model } from './model.js';
+import type { ProcessGroup } from './process-group.js';
 import { learningRateAt, type Schedule } from './schedule.js';
 import type { NativeLossSpec, NativeOptimizerSpec, NativeTrainer, NativeTrainerSpec, StepMetrics } from './wire.js';
 
@@ -28,6 +29,13 @@ export interface TrainerOptions {
    * eagerly, for testing it without a GPU. Default 'none'.
    */
   graphs?: 'none' | 'cuda' | 'replayed';
+  /**
+   * Train with these ranks as DistributedDataParallel does by default: every rank starts from rank 0's
+   * parameters and buffers, BatchNorm buffers come from rank 0 before each training forward, gradients are
+   * averaged over the ranks after backward, and takeMetrics() sums over them (every rank must call it).
+   * Each rank steps on its own shard of the batch. Not with `graphs`.
+   */
+  processGroup?: ProcessGroup;
 }
 
 /** What a checkpoint records beside the tensors, as JSON. */
@@ -56,12 +64,19 @@ export class Trainer {
 
   static async create(model: Model, options: TrainerOptions): Promise<Trainer> {
     const { optimizer, loss, schedule = { name: 'constant' }, freeze = 'none', teacher, graphs = 'none' } = options;
+    const { processGroup } = options;
     if (freeze === 'backbone' && model.architecture !== 'resnet18') {
       throw new KdtorchError('E_INVALID_ARGUMENT', "freeze: 'backbone' applies to a resnet18 teacher", {
         field: 'freeze',
       });
     }
-    const spec: NativeTrainerSpec = { optimizer, loss: { ...loss }, freeze, stepGraphs: graphs };
+    const spec: NativeTrainerSpec = {
+      optimizer,
+      loss: { ...loss },
+      freeze,
+      stepGraphs: graphs,
+      ...(processGroup ? { processGroup: processGroup.native } : {}),
+    };
     const native = await model.run((handle) =>
       teacher
         ? teacher.run((teacherHandle) => createNativeTrainer(handle, teacherHandle, spec))

@@ -195,6 +195,21 @@ export interface NativeTrainerSpec {
   freeze: 'none' | 'backbone';
   /** 'cuda': steps replayed from CUDA graphs (model on a CUDA device); 'replayed': the CPU stand-in, for tests. */
   stepGraphs?: 'none' | 'cuda' | 'replayed';
+  /** The ranks to train with, DistributedDataParallel-style (native/core/process_group.h). */
+  processGroup?: NativeProcessGroup;
+}
+
+export interface NativeProcessGroupSpec {
+  masterAddr: string;
+  masterPort: number;
+  rank: number;
+  worldSize: number;
+  timeoutMs: number;
+}
+
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
 }
 
 /** Per-sample sums since the last takeMetrics(). */
@@ -258,6 +273,7 @@ export interface Addon {
   cpuBlockCache(): CpuBlockCacheStats;
   releaseCpuBlockCache(): void;
   createModel(spec: NativeModelSpec): Promise<NativeModel>;
+  joinProcessGroup(spec: NativeProcessGroupSpec): Promise<NativeProcessGroup>;
   NativeTrainer: new (model: NativeModel, teacher: NativeModel | null, spec: NativeTrainerSpec) => NativeTrainer;
   NativeEvaluator: new (model: NativeModel) => NativeEvaluator;
   distillationLoss(

@@ -18,6 +18,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   kdtorch::binding::registerImage(env, exports);
   kdtorch::binding::registerPixelStore(env, exports);
   kdtorch::binding::registerAugment(env, exports);
+  kdtorch::binding::registerProcessGroup(env, exports);
   return exports;
 }
 

@@ -10,5 +10,6 @@ void registerTrainer(Napi::Env env, Napi::Object exports);
 void registerImage(Napi::Env env, Napi::Object exports);
 void registerPixelStore(Napi::Env env, Napi::Object exports);
 void registerAugment(Napi::Env env, Napi::Object exports);
+void registerProcessGroup(Napi::Env env, Napi::Object exports);
 
 }  // namespace kdtorch::binding

@@ -40,7 +40,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
 // Constructors kept per Node environment (worker threads each have their own).
 struct Constructors {
-  Napi::FunctionReference model, trainer, evaluator, pixelStore;
+  Napi::FunctionReference model, trainer, evaluator, pixelStore, processGroup;
 };
 
 }  // namespace kdtorch::binding

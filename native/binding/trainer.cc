@@ -6,6 +6,7 @@
 #include "../core/weights.h"
 #include "exports.h"
 #include "model_wrap.h"
+#include "process_group_wrap.h"
 
 namespace kdtorch::binding {
 namespace {
@@ -64,6 +65,9 @@ TrainerSpec readTrainerSpec(Napi::Env env, const Napi::Object& spec) {
     throw makeError(env, "E_INVALID_ARGUMENT", "trainer spec.loss must be an object");
   }
   out.loss = readLossSpec(env, spec.Get("loss").As<Napi::Object>());
+  const auto group = spec.Get("processGroup");
+  if (!group.IsUndefined() && !group.IsNull())
+    out.group = ProcessGroupWrap::unwrap(env, group, "trainer spec.processGroup");
   return out;
 }
 

@@ -14,7 +14,10 @@ Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, c
   for (auto& item : model_->module().named_parameters()) {
     const bool learns = spec_.freeze == "none" || item.key().rfind("fc.", 0) == 0;
     item.value().set_requires_grad(learns);
-    if (learns) trainable.emplace_back(item.key(), item.value());
+    if (learns) {
+      trainable.emplace_back(item.key(), item.value());
+      trainable_.push_back(item.value());
+    }
   }
   if (spec_.loss.classWeights.defined()) spec_.loss.classWeights = spec_.loss.classWeights.to(model_->device());
   optimizer_ = std::make_unique<FusedOptimizer>(std::move(trainable), spec_.optimizer);
@@ -29,6 +32,20 @@ Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, c
   } else if (spec_.stepGraphs != "none") {
     throw std::invalid_argument("stepGraphs must be 'none', 'cuda' or 'replayed', got '" + spec_.stepGraphs + "'");
   }
+  if (spec_.group && graphs_) {
+    throw std::invalid_argument("stepGraphs with a process group are not supported yet: use stepGraphs 'none'");
+  }
+}
+
+void Trainer::syncFromRankZero() {
+  if (!spec_.group) return;
+  std::vector<torch::Tensor> tensors;
+  if (!synced_) {
+    for (const auto& parameter : model_->module().parameters()) tensors.push_back(parameter);
+  }
+  for (const auto& buffer : model_->module().buffers()) tensors.push_back(buffer);
+  spec_.group->broadcast(tensors);
+  synced_ = true;
 }
 
 void Trainer::checkBatch(const torch::Tensor& images, const torch::Tensor& labels) const {
@@ -99,6 +116,7 @@ void Trainer::runStep(StepKind kind, const torch::Tensor& images, const torch::T
 void Trainer::eagerStep(StepKind kind, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& cached) {
   if (kind == StepKind::CrossEntropy) {
     model_->train(true);
+    syncFromRankZero();
     const auto logits = model_->forward(x);
     const auto loss = crossEntropy(logits, y, spec_.loss.classWeights, spec_.loss.labelSmoothing);
     return finishStep(logits, y, loss, loss.detach(), torch::zeros({}, loss.options()));
@@ -110,6 +128,7 @@ void Trainer::eagerStep(StepKind kind, const torch::Tensor& x, const torch::Tens
     teacherLogits = teacher_->forward(x.to(teacher_->device())).to(x.device());
   }
   model_->train(true);
+  syncFromRankZero();
   const auto logits = model_->forward(x);
   const auto parts = distillLoss(logits, teacherLogits, y, spec_.loss);
   finishStep(logits, y, parts.total, parts.ce, parts.kd);
@@ -119,6 +138,7 @@ void Trainer::finishStep(const torch::Tensor& logits, const torch::Tensor& label
                          const torch::Tensor& ce, const torch::Tensor& kd) {
   optimizer_->zeroGrad();
   loss.backward();
+  if (spec_.group) spec_.group->averageGradients(trainable_);
   optimizer_->step();
   torch::NoGradGuard noGrad;
   const double n = static_cast<double>(labels.size(0));
@@ -128,6 +148,7 @@ void Trainer::finishStep(const torch::Tensor& logits, const torch::Tensor& label
 }
 
 Metrics Trainer::takeMetrics() {
+  if (spec_.group) spec_.group->sum(sums_);
   const auto host = sums_.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);  // a copy even on the CPU
   sums_.zero_();
   const auto* v = host.data_ptr<double>();

@@ -12,6 +12,7 @@
 #include "model.h"
 #include "named_tensors.h"
 #include "optimizer.h"
+#include "process_group.h"
 #include "step_graph.h"
 
 namespace kdtorch {
@@ -26,6 +27,10 @@ struct TrainerSpec {
   // CUDA graph and replayed (the model must be on a CUDA device). "replayed": the same bookkeeping
   // with core/step_graph.h's CPU stand-in, for tests.
   std::string stepGraphs = "none";
+  // The ranks this model trains with, as DistributedDataParallel with its defaults: parameters and
+  // buffers broadcast from rank 0 before the first step, buffers again before every training forward
+  // (broadcast_buffers), gradients averaged after backward, metric sums added over the ranks. Null: alone.
+  std::shared_ptr<ProcessGroup> group;
 };
 
 struct Metrics {
@@ -76,9 +81,15 @@ class Trainer {
 
   std::shared_ptr<Model> model_, teacher_;
   TrainerSpec spec_;
+  // Before a training forward with a process group: the first time every parameter and buffer from rank 0,
+  // after that the buffers.
+  void syncFromRankZero();
+
   std::unique_ptr<FusedOptimizer> optimizer_;
-  torch::Tensor sums_;                  // [loss, ce, kd, correct, count] in float64 on the model's device
-  const StepGraphs* graphs_ = nullptr;  // null: eager steps
+  std::vector<torch::Tensor> trainable_;  // the optimizer's parameters, whose gradients the ranks average
+  bool synced_ = false;                   // the first step's broadcast of every parameter and buffer is done
+  torch::Tensor sums_;                    // [loss, ce, kd, correct, count] in float64 on the model's device
+  const StepGraphs* graphs_ = nullptr;    // null: eager steps
   // By kind, batch size and whether the teacher's outputs are given: the last, smaller batch of an
   // epoch gets a graph of its own once it too has had its warm-up steps.
   std::map<std::tuple<StepKind, int64_t, bool>, GraphedStep> graphed_;

@@ -113,21 +113,22 @@ def classify(a):
         return {"probabilities": F.softmax(model(x), dim=1).flatten().tolist()}
 
 
+def optimizer_for(params, o):
+    if o["name"] == "sgd":
+        return torch.optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0), nesterov=o.get("nesterov", False),
+                               weight_decay=o.get("weightDecay", 0))
+    cls = torch.optim.Adam if o["name"] == "adam" else torch.optim.AdamW
+    return cls(params, lr=o["lr"], betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)), eps=o.get("eps", 1e-8),
+               weight_decay=o.get("weightDecay", 0 if o["name"] == "adam" else 1e-2), foreach=False)
+
+
 def step(a):
     model = load(a["model"], a["model"]["weights"])
     teacher = load(a["teacher"], a["teacher"]["weights"]) if a.get("teacher") else None
     if a.get("freeze") == "backbone":
         for name, p in model.named_parameters():
             p.requires_grad = name.startswith("fc.")
-    params = [p for p in model.parameters() if p.requires_grad]
-    o = a["optimizer"]
-    if o["name"] == "sgd":
-        opt = torch.optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0), nesterov=o.get("nesterov", False),
-                              weight_decay=o.get("weightDecay", 0))
-    else:
-        cls = torch.optim.Adam if o["name"] == "adam" else torch.optim.AdamW
-        opt = cls(params, lr=o["lr"], betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)), eps=o.get("eps", 1e-8),
-                  weight_decay=o.get("weightDecay", 0 if o["name"] == "adam" else 1e-2), foreach=False)
+    opt = optimizer_for([p for p in model.parameters() if p.requires_grad], a["optimizer"])
     x = read_bin(a["images"], a["shape"], np.float32)
     y = read_bin(a["labels"], [a["shape"][0]], np.int32).long()
     if a.get("channelsLast"):
@@ -156,6 +157,48 @@ def step(a):
         correct += int((s.argmax(1) == y).sum())
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, a["out"])
     return {"loss": loss.item(), "lossSum": loss_sum, "correct": correct, "count": a.get("steps", 1) * len(y)}
+
+
+def ddp_rank(rank, a):
+    """One of a["worldSize"] gloo ranks: DistributedDataParallel (its defaults) over this rank's rows of the
+    global batch, a["steps"] steps; saves the module's state_dict to a["out"] with RANK replaced by the rank
+    (the buffers differ between ranks: each rank's last forward updates its own BatchNorm statistics)."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    world = a["worldSize"]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{a['port']}", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    model = load(a["model"], a["model"]["weights"])
+    teacher = load(a["teacher"], a["teacher"]["weights"]).eval() if a.get("teacher") else None
+    ddp = DistributedDataParallel(model)
+    opt = optimizer_for(list(model.parameters()), a["optimizer"])
+    x = read_bin(a["images"], a["shape"], np.float32)
+    y = read_bin(a["labels"], [a["shape"][0]], np.int32).long()
+    per_rank = a["shape"][0] // world
+    x, y = x[rank * per_rank:(rank + 1) * per_rank], y[rank * per_rank:(rank + 1) * per_rank]
+    for _ in range(a["steps"]):
+        ddp.train()
+        opt.zero_grad()
+        s = ddp(x)
+        if teacher is not None:
+            with torch.no_grad():
+                t = teacher(x)
+            loss, _, _ = reference_loss(s, t, y, a["loss"])
+        else:
+            loss = cross_entropy(s, y, a["loss"])
+        loss.backward()
+        opt.step()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, a["out"].replace("RANK", str(rank)))
+    dist.destroy_process_group()
+
+
+def ddp_steps(a):
+    """PyTorch's own data-parallel training, to hold kdtorch's process groups to: a["worldSize"] processes."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(ddp_rank, args=(a,), nprocs=a["worldSize"], join=True)
+    return {}
 
 
 def compare(a):
@@ -245,5 +288,5 @@ if __name__ == "__main__":
     torch.set_num_threads(int(json.loads(sys.argv[2]).get("threads", torch.get_num_threads())))
     command = {"make-weights": make_weights, "make-batch": make_batch, "forward": forward, "step": step,
                "compare": compare, "loss-grad": loss_grad, "stats": stats, "schedule": schedule,
-               "classify": classify, "cpu": cpu, "onnx-check": onnx_check}[sys.argv[1]]
+               "classify": classify, "cpu": cpu, "onnx-check": onnx_check, "ddp-steps": ddp_steps}[sys.argv[1]]
     print(json.dumps(command(json.loads(sys.argv[2]))))

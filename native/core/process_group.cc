@@ -1,0 +1,117 @@
+#include "process_group.h"
+
+// ProcessGroupGloo.hpp declares its classes only under USE_C10D_GLOO, as libtorch's own build defines it.
+// Its gloo headers come from Debian's libgloo-dev (the wheel ships none); the gloo code itself is the copy
+// inside libtorch_cpu: this file only holds pointers to gloo's types and calls libtorch's functions.
+#define USE_C10D_GLOO
+#include <c10/util/Exception.h>
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "named_tensors.h"
+
+namespace kdtorch {
+namespace {
+
+CodedError distributedError(const ProcessGroupSpec& spec, const std::string& what, const std::string& cause) {
+  return CodedError("E_DISTRIBUTED", "rank " + std::to_string(spec.rank) + " of " + std::to_string(spec.worldSize) +
+                                         ": " + what + " failed (" + cause + ")");
+}
+
+}  // namespace
+
+ProcessGroup::ProcessGroup(const ProcessGroupSpec& spec) : spec_(spec) {
+  if (spec.worldSize < 1 || spec.rank < 0 || spec.rank >= spec.worldSize) {
+    throw std::invalid_argument("rank must lie in [0, worldSize): got rank " + std::to_string(spec.rank) +
+                                " of worldSize " + std::to_string(spec.worldSize));
+  }
+  if (spec.masterPort < 1 || spec.masterPort > 65535) {
+    throw std::invalid_argument("masterPort must lie in [1, 65535], got " + std::to_string(spec.masterPort));
+  }
+  const std::string where = spec.masterAddr + ":" + std::to_string(spec.masterPort);
+  try {
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<std::uint16_t>(spec.masterPort);
+    options.isServer = spec.rank == 0;
+    options.numWorkers = spec.worldSize;
+    options.timeout = spec.timeout;
+    auto store = c10::make_intrusive<c10d::TCPStore>(spec.masterAddr, options);
+    auto gloo = c10d::ProcessGroupGloo::Options::create(spec.timeout);
+    gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(spec.masterAddr));
+    backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, spec.rank, spec.worldSize, gloo);
+  } catch (const c10::Error& error) {
+    throw distributedError(spec, "joining the process group at " + where, error.what_without_backtrace());
+  } catch (const std::exception& error) {
+    throw distributedError(spec, "joining the process group at " + where, error.what());
+  }
+}
+
+void ProcessGroup::collective(const char* what, const std::function<c10::intrusive_ptr<c10d::Work>()>& start) {
+  try {
+    start()->wait(spec_.timeout);
+  } catch (const c10::Error& error) {
+    throw distributedError(spec_, what, error.what_without_backtrace());
+  } catch (const std::exception& error) {
+    throw distributedError(spec_, what, error.what());
+  }
+}
+
+void ProcessGroup::bucketed(const std::vector<torch::Tensor>& tensors,
+                            const std::function<void(torch::Tensor&)>& reduce) {
+  torch::NoGradGuard noGrad;
+  size_t first = 0;
+  while (first < tensors.size()) {
+    // A bucket holds tensors of one dtype and device, up to kBucketBytes (at least one tensor).
+    size_t last = first + 1;
+    int64_t bytes = tensors[first].nbytes();
+    while (last < tensors.size() && tensors[last].options().dtype() == tensors[first].options().dtype() &&
+           tensors[last].device() == tensors[first].device() && bytes + tensors[last].nbytes() <= kBucketBytes) {
+      bytes += tensors[last].nbytes();
+      ++last;
+    }
+    std::vector<torch::Tensor> flat;
+    for (size_t i = first; i < last; ++i) flat.push_back(tensors[i].reshape(-1));
+    auto bucket = torch::cat(flat);
+    reduce(bucket);
+    int64_t offset = 0;
+    for (size_t i = first; i < last; ++i) {
+      const int64_t n = tensors[i].numel();
+      tensors[i].copy_(bucket.narrow(0, offset, n).view(tensors[i].sizes()));
+      offset += n;
+    }
+    first = last;
+  }
+}
+
+void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors) {
+  if (spec_.worldSize == 1) return;
+  bucketed(tensors, [this](torch::Tensor& bucket) {
+    std::vector<torch::Tensor> io{bucket};
+    collective("broadcast from rank 0", [&] { return backend_->broadcast(io, c10d::BroadcastOptions{}); });
+  });
+}
+
+void ProcessGroup::averageGradients(const std::vector<torch::Tensor>& parameters) {
+  if (spec_.worldSize == 1) return;
+  std::vector<torch::Tensor> grads;
+  for (const auto& parameter : parameters) {
+    auto& grad = parameter.mutable_grad();
+    if (!grad.defined()) grad = torch::zeros_like(parameter);
+    grads.push_back(grad);
+  }
+  const double ranks = spec_.worldSize;
+  bucketed(grads, [this, ranks](torch::Tensor& bucket) {
+    std::vector<torch::Tensor> io{bucket};
+    collective("gradient all-reduce", [&] { return backend_->allreduce(io, c10d::AllreduceOptions{}); });
+    bucket.div_(ranks);
+  });
+}
+
+void ProcessGroup::sum(const torch::Tensor& tensor) {
+  if (spec_.worldSize == 1) return;
+  std::vector<torch::Tensor> io{tensor};
+  collective("all-reduce", [&] { return backend_->allreduce(io, c10d::AllreduceOptions{}); });
+}
+
+}  // namespace kdtorch

@@ -1,0 +1,154 @@
+// Data-parallel training on c10d's Gloo backend (native/core/process_group.h) against PyTorch's own
+// DistributedDataParallel: the same weights, the same shards, the same steps, 2 ranks over loopback.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { joinProcessGroup, type KdtorchError, type TrainerOptions } from '../lib/index.js';
+import { rejection } from './helpers/errors.js';
+import { reference, referenceBatch } from './helpers/reference.js';
+import { ROOT, tempDir } from './helpers/run.js';
+
+// Issue 3's bound for steps from identical weights and batches, fp32 on the CPU.
+const PARAMETER_TOLERANCE = 1e-5;
+const WORKER = path.join(ROOT, 'test', 'helpers', 'ddp-worker.mjs');
+
+const dir = tempDir('ddp');
+const teacherSpec = { arch: 'resnet18', numClasses: 2 };
+const studentSpec = { arch: 'studentNet', numClasses: 2, inputSize: 64, width: 4 };
+const teacherWeights = path.join(dir, 'teacher.safetensors');
+const studentWeights = path.join(dir, 'student.safetensors');
+// 8 images per rank at 64², as test/steps.test.ts's single-process steps: with fewer, ResNet-18's last
+// BatchNorms normalise over a handful of values and amplify float rounding past 1e-5 within a few steps.
+const SHAPE = [16, 3, 64, 64];
+let files: object;
+
+beforeAll(() => {
+  reference('make-weights', { ...teacherSpec, safetensors: teacherWeights, seed: 20 });
+  reference('make-weights', { ...studentSpec, safetensors: studentWeights, seed: 21 });
+  files = referenceBatch(dir, SHAPE, 22).files;
+});
+
+/** A port nothing listens on now (the OS's choice), for one run's rendezvous. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+interface Ran {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runWorker(job: object, env: NodeJS.ProcessEnv): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WORKER, JSON.stringify(job)], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/**
+ * `kind` steps on 2 kdtorch ranks and on 2 PyTorch DDP ranks: each rank's state against the same PyTorch
+ * rank's (the ranks' BatchNorm statistics differ after their last forward, in DDP too), and the ranks'
+ * parameters against each other.
+ */
+async function compareWithDdp(kind: 'teacherStep' | 'distillStep', options: TrainerOptions, steps: number) {
+  const model =
+    kind === 'teacherStep' ? { ...teacherSpec, weights: teacherWeights } : { ...studentSpec, weights: studentWeights };
+  const teacher = kind === 'distillStep' ? { ...teacherSpec, weights: teacherWeights } : undefined;
+  const shape = SHAPE;
+  const out = path.join(dir, `${kind}-ours-RANK.safetensors`);
+  const port = await freePort();
+  const job = { model, teacher, options, kind, steps, shape, ...files, out, timeoutMs: 30_000 };
+  const env = (rank: number) => ({
+    RANK: String(rank),
+    WORLD_SIZE: '2',
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+  });
+  const ranks = await Promise.all([runWorker(job, env(0)), runWorker(job, env(1))]);
+  for (const ran of ranks) expect(ran.status, ran.stderr).toBe(0);
+  const theirs = path.join(dir, `${kind}-theirs-RANK.safetensors`);
+  const { optimizer, loss } = options;
+  reference('ddp-steps', {
+    model,
+    teacher,
+    optimizer,
+    loss,
+    steps,
+    shape,
+    ...files,
+    out: theirs,
+    worldSize: 2,
+    port: await freePort(),
+  });
+  const ours = (r: number) => out.replace('RANK', String(r));
+  const compared = (a: string, b: string) => reference<{ perKey: Record<string, number> }>('compare', { a, b }).perKey;
+  const largest = (perKey: Record<string, number>, keep = (_: string) => true) =>
+    Math.max(...Object.entries(perKey).flatMap(([key, diff]) => (keep(key) ? [diff] : [])));
+  const parameters = (key: string) => !/running_|num_batches_tracked/.test(key);
+  return {
+    againstPyTorch: [0, 1].map((r) => largest(compared(ours(r), theirs.replace('RANK', String(r))))),
+    betweenRanks: largest(compared(ours(0), ours(1)), parameters),
+    metrics: ranks.map((ran) => JSON.parse(ran.stdout.trim().split('\n').at(-1) ?? '{}').metrics),
+  };
+}
+
+describe('data-parallel steps over Gloo, 2 ranks on loopback', () => {
+  // test/steps.test.ts's teacher settings: from a random ResNet-18, larger or more steps (lr 0.05, 3 steps)
+  // grow float rounding between any two implementations past 1e-5 (3e-3 here, the two ranks still equal).
+  it('teacher steps: every parameter and buffer within 1e-5 of PyTorch DistributedDataParallel', async () => {
+    const { againstPyTorch, betweenRanks, metrics } = await compareWithDdp(
+      'teacherStep',
+      {
+        optimizer: { name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 },
+        loss: { mode: 'hinton', alpha: 0, temperature: 1 },
+      },
+      2,
+    );
+    for (const diff of againstPyTorch) expect(diff).toBeLessThanOrEqual(PARAMETER_TOLERANCE);
+    expect(betweenRanks).toBe(0);
+    // takeMetrics sums over the ranks: both report the 2 steps × 16 images of the global batch.
+    for (const m of metrics) expect(m.count).toBe(32);
+    expect(metrics[0]).toEqual(metrics[1]);
+  }, 240_000);
+
+  it('distillation steps (student with a ResNet-18 teacher): within 1e-5 of PyTorch DistributedDataParallel', async () => {
+    const { againstPyTorch, betweenRanks } = await compareWithDdp(
+      'distillStep',
+      { optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9 }, loss: { mode: 'hinton', alpha: 0.5, temperature: 2 } },
+      3,
+    );
+    for (const diff of againstPyTorch) expect(diff).toBeLessThanOrEqual(PARAMETER_TOLERANCE);
+    expect(betweenRanks).toBe(0);
+  }, 240_000);
+
+  it('a rank that never comes fails the others with E_DISTRIBUTED naming the rank, within the timeout', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const error = await rejection(joinProcessGroup({ masterPort: port, rank: 0, worldSize: 2, timeoutMs: 2000 }));
+    expect(error.code).toBe('E_DISTRIBUTED');
+    expect(error.message).toMatch(/rank 0 of 2/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 60_000);
+
+  it('refuses a group without rank, world size or port, naming the torchrun variable', async () => {
+    const error: KdtorchError = await rejection(joinProcessGroup({ masterPort: 1234, worldSize: 2 }, {}));
+    expect(error.code).toBe('E_INVALID_ARGUMENT');
+    expect(error.message).toMatch(/rank .*\$RANK/);
+  });
+});
