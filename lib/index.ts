@@ -47,7 +47,12 @@ export {
   type StudentNetOptions,
   studentNet,
 } from './native/model.js';
-export { joinProcessGroup, ProcessGroup, type ProcessGroupOptions } from './native/process-group.js';
+export {
+  type Communication,
+  joinProcessGroup,
+  ProcessGroup,
+  type ProcessGroupOptions,
+} from './native/process-group.js';
 export { learningRateAt, type Schedule } from './native/schedule.js';
 export {
   type CheckpointInfo,

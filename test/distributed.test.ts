@@ -1,17 +1,16 @@
 // Data-parallel training on c10d's Gloo backend (native/core/process_group.h) against PyTorch's own
 // DistributedDataParallel: the same weights, the same shards, the same steps, 2 ranks over loopback.
-import { spawn } from 'node:child_process';
-import net from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { joinProcessGroup, type KdtorchError, type TrainerOptions } from '../lib/index.js';
+import { freePort, runRank, torchrunEnv } from '../scripts/bench/ddp_ranks.mjs';
 import { rejection } from './helpers/errors.js';
 import { reference, referenceBatch } from './helpers/reference.js';
-import { ROOT, tempDir } from './helpers/run.js';
+import { tempDir } from './helpers/run.js';
 
 // Issue 3's bound for steps from identical weights and batches, fp32 on the CPU.
 const PARAMETER_TOLERANCE = 1e-5;
-const WORKER = path.join(ROOT, 'test', 'helpers', 'ddp-worker.mjs');
 
 const dir = tempDir('ddp');
 const teacherSpec = { arch: 'resnet18', numClasses: 2 };
@@ -29,38 +28,6 @@ beforeAll(() => {
   files = referenceBatch(dir, SHAPE, 22).files;
 });
 
-/** A port nothing listens on now (the OS's choice), for one run's rendezvous. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-interface Ran {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runWorker(job: object, env: NodeJS.ProcessEnv): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKER, JSON.stringify(job)], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 /**
  * `kind` steps on 2 kdtorch ranks and on 2 PyTorch DDP ranks: each rank's state against the same PyTorch
  * rank's (the ranks' BatchNorm statistics differ after their last forward, in DDP too), and the ranks'
@@ -74,13 +41,7 @@ async function compareWithDdp(kind: 'teacherStep' | 'distillStep', options: Trai
   const out = path.join(dir, `${kind}-ours-RANK.safetensors`);
   const port = await freePort();
   const job = { model, teacher, options, kind, steps, shape, ...files, out, timeoutMs: 30_000 };
-  const env = (rank: number) => ({
-    RANK: String(rank),
-    WORLD_SIZE: '2',
-    MASTER_ADDR: '127.0.0.1',
-    MASTER_PORT: String(port),
-  });
-  const ranks = await Promise.all([runWorker(job, env(0)), runWorker(job, env(1))]);
+  const ranks = await Promise.all([0, 1].map((rank) => runRank(job, torchrunEnv(port, 2, rank))));
   for (const ran of ranks) expect(ran.status, ran.stderr).toBe(0);
   const theirs = path.join(dir, `${kind}-theirs-RANK.safetensors`);
   const { optimizer, loss } = options;
@@ -145,6 +106,37 @@ describe('data-parallel steps over Gloo, 2 ranks on loopback', () => {
     expect(error.message).toMatch(/rank 0 of 2/);
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 60_000);
+
+  it('a rank killed mid-training (kill -9) fails the other at once with E_DISTRIBUTED, not a hang', async () => {
+    const port = await freePort();
+    const job = {
+      model: { ...studentSpec, weights: studentWeights },
+      options: { optimizer: { name: 'sgd', lr: 0.01 }, loss: { mode: 'hinton', alpha: 0, temperature: 1 } },
+      kind: 'studentStep',
+      steps: 100_000,
+      shape: SHAPE,
+      ...files,
+      out: path.join(dir, 'killed-RANK.safetensors'),
+      timeoutMs: 20_000,
+      progress: true,
+    };
+    let killedAt = 0;
+    const kill = (stdout: string, child: ChildProcess) => {
+      if (!killedAt && stdout.includes('"step":3')) {
+        killedAt = Date.now();
+        child.kill('SIGKILL');
+      }
+    };
+    const [survivor, killed] = await Promise.all([
+      runRank(job, torchrunEnv(port, 2, 0)),
+      runRank(job, torchrunEnv(port, 2, 1), kill),
+    ]);
+    expect(killed.status).toBeNull(); // killed by the signal
+    expect(survivor.status).not.toBe(0);
+    expect(survivor.stderr).toMatch(/E_DISTRIBUTED/);
+    expect(survivor.stderr).toMatch(/rank 0 of 2: .* failed .*another rank stopped, crashed or cannot be reached/);
+    expect(Date.now() - killedAt).toBeLessThan(20_000 + 10_000);
+  }, 120_000);
 
   it('refuses a group without rank, world size or port, naming the torchrun variable', async () => {
     const error: KdtorchError = await rejection(joinProcessGroup({ masterPort: 1234, worldSize: 2 }, {}));

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Model, parameterCount, resnet18, studentNet } from '../lib/index.js';
+import { type Model, parameterCount, resnet18, studentNet, Trainer } from '../lib/index.js';
 import { maxAbsDiff, reference, referenceBatch } from './helpers/reference.js';
 import { tempDir } from './helpers/run.js';
 
@@ -112,6 +112,34 @@ describe('ResNet-18', () => {
 describe('StudentNet', () => {
   const dir = tempDir('student');
   const spec = { arch: 'studentNet', numClasses: 2, inputSize: 224, width: 4 };
+
+  // The fused optimizer and BatchNorm's running statistics write in place without bumping a version
+  // counter: the training forward itself must drop the folded pair an eval forward kept (conv_bn.h).
+  it('follows training steps after a cached eval forward', async () => {
+    const small = { arch: 'studentNet', numClasses: 2, inputSize: 64, width: 4 };
+    const model = await studentNet({ inputSize: 64, seed: 9 });
+    const probe = referenceBatch(dir, [2, 3, 64, 64], 10);
+    await model.eval();
+    const before = await model.forward({ data: probe.images, shape: probe.shape });
+    const trainer = await Trainer.create(model, {
+      optimizer: { name: 'sgd', lr: 0.01, momentum: 0.9 },
+      loss: { mode: 'hinton', alpha: 0, temperature: 1 },
+    });
+    const batch = referenceBatch(dir, [8, 3, 64, 64], 11);
+    for (let i = 0; i < 2; i++) await trainer.studentStep(batch);
+    await model.eval();
+    const saved = path.join(dir, 'after-steps.safetensors');
+    await model.saveWeights(saved);
+    const expected = reference<{ logits: number[] }>('forward', {
+      ...small,
+      ...probe.files,
+      shape: probe.shape,
+      weights: saved,
+    });
+    const after = await model.forward({ data: probe.images, shape: probe.shape });
+    expect(maxAbsDiff(after.data, expected.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+    expect(maxAbsDiff(after.data, before.data)).toBeGreaterThan(100 * LOGITS_TOLERANCE);
+  });
 
   it('has the article’s 100,474 parameters at 224², width 4, 2 classes, and its PyTorch names', async () => {
     const weights = path.join(dir, 's.safetensors');

@@ -3,7 +3,9 @@
 // Kubernetes' PyTorchJob give it, from the environment (WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT).
 import { KdtorchError } from '../errors.js';
 import { joinNativeProcessGroup } from './addon.js';
-import type { NativeProcessGroup } from './wire.js';
+import type { Communication, NativeProcessGroup } from './wire.js';
+
+export type { Communication } from './wire.js';
 
 export interface ProcessGroupOptions {
   /** Rank 0's host, where the rendezvous store listens. Default $MASTER_ADDR, else 127.0.0.1. */
@@ -28,6 +30,11 @@ export class ProcessGroup {
 
   get worldSize(): number {
     return this.native.worldSize;
+  }
+
+  /** Seconds this rank spent in collectives (waiting for the others included) and the bytes they moved, so far. */
+  communication(): Communication {
+    return this.native.communication();
   }
 }
 

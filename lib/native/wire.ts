@@ -210,6 +210,14 @@ export interface NativeProcessGroupSpec {
 export interface NativeProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
+  communication(): Communication;
+}
+
+/** Time in collectives and the bytes they moved since the group was made. */
+export interface Communication {
+  seconds: number;
+  bytes: number;
+  collectives: number;
 }
 
 /** Per-sample sums since the last takeMetrics(). */

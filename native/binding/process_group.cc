@@ -43,7 +43,8 @@ Napi::Value joinProcessGroup(const Napi::CallbackInfo& args) {
 Napi::Function ProcessGroupWrap::define(Napi::Env env) {
   return DefineClass(
       env, "NativeProcessGroup",
-      {InstanceAccessor<&ProcessGroupWrap::rank>("rank"), InstanceAccessor<&ProcessGroupWrap::worldSize>("worldSize")});
+      {InstanceAccessor<&ProcessGroupWrap::rank>("rank"), InstanceAccessor<&ProcessGroupWrap::worldSize>("worldSize"),
+       InstanceMethod<&ProcessGroupWrap::communication>("communication")});
 }
 
 ProcessGroupWrap::ProcessGroupWrap(const Napi::CallbackInfo& args) : Napi::ObjectWrap<ProcessGroupWrap>(args) {
@@ -68,6 +69,16 @@ Napi::Value ProcessGroupWrap::rank(const Napi::CallbackInfo& args) {
 
 Napi::Value ProcessGroupWrap::worldSize(const Napi::CallbackInfo& args) {
   return Napi::Number::New(args.Env(), group_->worldSize());
+}
+
+// Synchronous: it reads three counters, no tensor work.
+Napi::Value ProcessGroupWrap::communication(const Napi::CallbackInfo& args) {
+  const auto c = group_->communication();
+  auto out = Napi::Object::New(args.Env());
+  out.Set("seconds", c.seconds);
+  out.Set("bytes", static_cast<double>(c.bytes));
+  out.Set("collectives", static_cast<double>(c.collectives));
+  return out;
 }
 
 void registerProcessGroup(Napi::Env env, Napi::Object exports) {

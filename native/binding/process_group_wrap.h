@@ -20,6 +20,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
  private:
   Napi::Value rank(const Napi::CallbackInfo& args);
   Napi::Value worldSize(const Napi::CallbackInfo& args);
+  Napi::Value communication(const Napi::CallbackInfo& args);
 
   std::shared_ptr<ProcessGroup> group_;
 };

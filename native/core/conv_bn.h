@@ -19,17 +19,19 @@ namespace kdtorch {
 // bf16 autocast: weights scaled before their rounding to bf16 round differently, and the logits moved 1.7×
 // further from fp32 than torch.autocast's own (a ResNet-18 at 64²: 0.016 against 0.0096).
 //
-// Without autograd on the CPU the folded pair is kept until one of its six tensors changes (another
-// tensor, other memory or a bumped version: loading weights, an optimizer step, a move, BatchNorm's
-// running statistics). Folding reads and writes every weight: kept, a ResNet-18's batch-1 forward at 64²
-// went from 11.1 to 9.1 ms on a 2-core CPU. It costs a copy of the convolution weights while the model
-// serves, which a training forward through the pair drops. Not on CUDA: a step graph captures the
-// fold's kernels, and a replay must never read a cached pair that a later change freed.
+// Without autograd on the CPU the folded pair is kept between eval forwards: folding reads and writes
+// every weight, and kept, a ResNet-18's batch-1 forward at 64² went from 11.1 to 9.1 ms on a 2-core CPU.
+// What changes the six tensors in kdtorch is a training step, whose training forward drops the pair
+// (forget(): the step's BatchNorm statistics and its fused optimizer write in place without bumping a
+// version counter), loading weights (copy_: a new version) and a move (other memory); the pair also
+// remembers which tensor, memory and version it folded, and folds again when one differs. It costs a
+// copy of the convolution weights while the model serves. Not on CUDA: a step graph captures the fold's
+// kernels, and a replay must never read a cached pair that a later change freed.
 class ConvBn {
  public:
   torch::Tensor operator()(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
     if (bn.is_training() || at::autocast::is_autocast_enabled(x.device().type())) {
-      weight_ = bias_ = torch::Tensor();
+      forget();
       return bn.forward(conv.forward(x));
     }
     const std::array<const torch::Tensor*, 6> sources{&conv.weight, &conv.bias,       &bn.weight,
@@ -50,6 +52,9 @@ class ConvBn {
     }
     return convolve(conv, x, weight_, bias_);
   }
+
+  // Drops the kept pair: the next eval forward folds anew. Every training forward of the layers calls it.
+  void forget() { weight_ = bias_ = torch::Tensor(); }
 
  private:
   // What a tensor is now: which tensor, over which memory, at which in-place version.

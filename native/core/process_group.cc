@@ -16,7 +16,8 @@ namespace {
 
 CodedError distributedError(const ProcessGroupSpec& spec, const std::string& what, const std::string& cause) {
   return CodedError("E_DISTRIBUTED", "rank " + std::to_string(spec.rank) + " of " + std::to_string(spec.worldSize) +
-                                         ": " + what + " failed (" + cause + ")");
+                                         ": " + what + " failed (" + cause +
+                                         "); another rank stopped, crashed or cannot be reached: its own log says why");
 }
 
 }  // namespace
@@ -47,9 +48,15 @@ ProcessGroup::ProcessGroup(const ProcessGroupSpec& spec) : spec_(spec) {
   }
 }
 
-void ProcessGroup::collective(const char* what, const std::function<c10::intrusive_ptr<c10d::Work>()>& start) {
+void ProcessGroup::collective(const char* what, int64_t bytes,
+                              const std::function<c10::intrusive_ptr<c10d::Work>()>& start) {
+  const auto started = std::chrono::steady_clock::now();
   try {
     start()->wait(spec_.timeout);
+    nanoseconds_ +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count();
+    bytes_ += bytes;
+    ++collectives_;
   } catch (const c10::Error& error) {
     throw distributedError(spec_, what, error.what_without_backtrace());
   } catch (const std::exception& error) {
@@ -88,7 +95,8 @@ void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors) {
   if (spec_.worldSize == 1) return;
   bucketed(tensors, [this](torch::Tensor& bucket) {
     std::vector<torch::Tensor> io{bucket};
-    collective("broadcast from rank 0", [&] { return backend_->broadcast(io, c10d::BroadcastOptions{}); });
+    collective("broadcast from rank 0", bucket.nbytes(),
+               [&] { return backend_->broadcast(io, c10d::BroadcastOptions{}); });
   });
 }
 
@@ -103,7 +111,8 @@ void ProcessGroup::averageGradients(const std::vector<torch::Tensor>& parameters
   const double ranks = spec_.worldSize;
   bucketed(grads, [this, ranks](torch::Tensor& bucket) {
     std::vector<torch::Tensor> io{bucket};
-    collective("gradient all-reduce", [&] { return backend_->allreduce(io, c10d::AllreduceOptions{}); });
+    collective("gradient all-reduce", bucket.nbytes(),
+               [&] { return backend_->allreduce(io, c10d::AllreduceOptions{}); });
     bucket.div_(ranks);
   });
 }
@@ -111,7 +120,7 @@ void ProcessGroup::averageGradients(const std::vector<torch::Tensor>& parameters
 void ProcessGroup::sum(const torch::Tensor& tensor) {
   if (spec_.worldSize == 1) return;
   std::vector<torch::Tensor> io{tensor};
-  collective("all-reduce", [&] { return backend_->allreduce(io, c10d::AllreduceOptions{}); });
+  collective("all-reduce", tensor.nbytes(), [&] { return backend_->allreduce(io, c10d::AllreduceOptions{}); });
 }
 
 }  // namespace kdtorch

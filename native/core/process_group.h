@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -37,17 +38,29 @@ class ProcessGroup {
   // The element-wise sum over the ranks, in place.
   void sum(const torch::Tensor& tensor);
 
+  // Time spent in collectives and the bytes they moved, since the group was made: what a step pays for
+  // the ranks (read from the JS thread while the torch thread adds to it).
+  struct Communication {
+    double seconds;
+    int64_t bytes;
+    int64_t collectives;
+  };
+  Communication communication() const {
+    return {static_cast<double>(nanoseconds_.load()) * 1e-9, bytes_.load(), collectives_.load()};
+  }
+
   // DistributedDataParallel's default bucket_cap_mb (25).
   static constexpr int64_t kBucketBytes = 25 * 1024 * 1024;
 
  private:
   // Runs one collective and waits for it; c10d's failures become E_DISTRIBUTED errors naming this rank.
-  void collective(const char* what, const std::function<c10::intrusive_ptr<c10d::Work>()>& start);
+  void collective(const char* what, int64_t bytes, const std::function<c10::intrusive_ptr<c10d::Work>()>& start);
   // Tensors in buckets of at most kBucketBytes, each flattened, run through `reduce`, and copied back.
   void bucketed(const std::vector<torch::Tensor>& tensors, const std::function<void(torch::Tensor&)>& reduce);
 
   ProcessGroupSpec spec_;
   c10::intrusive_ptr<c10d::Backend> backend_;
+  std::atomic<int64_t> nanoseconds_{0}, bytes_{0}, collectives_{0};
 };
 
 }  // namespace kdtorch

@@ -46,7 +46,13 @@ StudentNetImpl::StudentNetImpl(const StudentNetOptions& opts) : options(opts) {
 torch::Tensor StudentNetImpl::forward(const torch::Tensor& x) {
   auto& conv = *layer1[0]->as<torch::nn::Conv2d>();
   auto& bn = *layer1[1]->as<torch::nn::BatchNorm2d>();
-  auto out = bn.is_training() ? bn.forward(conv.forward(x).contiguous()) : convBn_(conv, bn, x).contiguous();
+  torch::Tensor out;
+  if (bn.is_training()) {
+    convBn_.forget();  // this step changes the weights and statistics the pair folded
+    out = bn.forward(conv.forward(x).contiguous());
+  } else {
+    out = convBn_(conv, bn, x).contiguous();
+  }
   out = maxPool2(out);  // layer1[3]
   return fc(out.relu_().flatten(1));
 }

@@ -2,6 +2,7 @@
 // `npm run bench -- <name> [options]`: benchmarks that compare kdtorch with PyTorch in one run.
 import { benchCompare } from './compare.mjs';
 import { benchData } from './data.mjs';
+import { benchDdp } from './ddp.mjs';
 import { benchDistill } from './distill.mjs';
 import { benchKdGain } from './kd-gain.mjs';
 import { benchLatency } from './latency.mjs';
@@ -20,6 +21,7 @@ const benches = {
   precision: benchPrecision,
   latency: benchLatency,
   serve: benchServe,
+  ddp: benchDdp,
 };
 const [name, ...args] = process.argv.slice(2);
 if (!benches[name]) {
