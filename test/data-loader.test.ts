@@ -14,7 +14,7 @@ import {
   studentNet,
 } from '../lib/index.js';
 import { writeImage } from './helpers/images.js';
-import { tempDir } from './helpers/run.js';
+import { python, tempDir } from './helpers/run.js';
 
 const options = { height: 8, width: 8, channels: 3 } as const;
 const root = tempDir('loader');
@@ -178,6 +178,41 @@ describe('DataLoader', () => {
       { file: bad, reason: expect.stringContaining(`${bad}: cannot decode as an image`) },
     ]);
     fs.rmSync(bad);
+  });
+
+  it("shards each epoch across ranks as PyTorch's DistributedSampler does: padded, strided, equal batch counts", async () => {
+    const cache = new DecodeCache(options);
+    const index = (batch: PixelBatch, decoded: Uint8Array[]) =>
+      Array.from({ length: batch.labels.length }, (_, n) =>
+        decoded.findIndex((p) => Buffer.from(p).equals(Buffer.from(batch.pixels.subarray(n * 192, (n + 1) * 192)))),
+      );
+    const decoded = await Promise.all(samples.map((s) => cache.get(s.path)));
+    const theirs = python<number[][]>(
+      'import json; from torch.utils.data import DistributedSampler as S; ' +
+        'print(json.dumps([list(S(range(10), num_replicas=3, rank=r, shuffle=False)) for r in range(3)]))',
+    );
+    const ranks = [0, 1, 2].map(
+      (rank) => new DataLoader(samples, cache, { batchSize: 2, shuffle: false, shard: { rank, count: 3 } }),
+    );
+    const ours = await Promise.all(
+      ranks.map(async (l) => (await collect(l.epoch(0))).flatMap((b) => index(b, decoded))),
+    );
+    expect(ours).toEqual(theirs);
+    for (const loader of ranks) expect(loader.batchCount).toBe(2);
+
+    // Shuffled: every rank draws the same order, so together they serve each image, the first two twice.
+    const shuffledRanks = [0, 1, 2].map(
+      (rank) => new DataLoader(samples, cache, { batchSize: 4, seed: 5, hflip: 0.5, shard: { rank, count: 3 } }),
+    );
+    const served = await Promise.all(
+      shuffledRanks.map(async (l) => (await collect(l.epoch(1))).flatMap((b) => index(b, decoded))),
+    );
+    expect(served.map((r) => r.length)).toEqual([4, 4, 4]);
+    const counts = new Map<number, number>();
+    for (const i of served.flat()) counts.set(i, (counts.get(i) ?? 0) + 1);
+    expect([...counts.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect([...counts.values()].filter((c) => c === 2)).toHaveLength(2);
+    expect(() => new DataLoader(samples, cache, { batchSize: 2, shard: { rank: 3, count: 3 } })).toThrow(/shard/);
   });
 
   it('checks its options, naming the field', () => {

@@ -43,6 +43,13 @@ export interface LoaderOptions {
    * same array) on the model's device, so no pixels are copied per batch.
    */
   store?: PixelStore;
+  /**
+   * Serve this rank's share of each epoch, as torch.utils.data.DistributedSampler does: every rank draws
+   * the same seeded order, pads it by repeating its start to a multiple of `count`, and takes the images
+   * at positions rank, rank + count, …; so all ranks have as many batches, and one global batch is
+   * `count` × batchSize images. Flips are drawn over the whole order, so ranks do not share a pattern.
+   */
+  shard?: { rank: number; count: number };
 }
 
 /** One batch as an epoch plans it: its samples, their flips and (with augmentation) their views. */
@@ -77,6 +84,25 @@ export class DataLoader {
         field: 'batchSize',
       });
     }
+    const { shard } = options;
+    if (
+      shard &&
+      !(
+        Number.isInteger(shard.count) &&
+        shard.count >= 1 &&
+        Number.isInteger(shard.rank) &&
+        shard.rank >= 0 &&
+        shard.rank < shard.count
+      )
+    ) {
+      throw new KdtorchError(
+        'E_INVALID_ARGUMENT',
+        `shard must be { rank, count } with 0 <= rank < count, got ${JSON.stringify(shard)}`,
+        {
+          field: 'shard',
+        },
+      );
+    }
     if (options.store && options.store.samples !== samples) {
       throw new KdtorchError('E_INVALID_ARGUMENT', 'store must be filled from the samples this loader serves', {
         field: 'store',
@@ -100,7 +126,8 @@ export class DataLoader {
 
   /** Number of batches in an epoch (before any image is skipped). */
   get batchCount(): number {
-    const n = this.samples.length / this.options.batchSize;
+    const count = this.options.shard?.count ?? 1;
+    const n = Math.ceil(this.samples.length / count) / this.options.batchSize;
     return this.options.dropLast ? Math.floor(n) : Math.ceil(n);
   }
 
@@ -131,14 +158,17 @@ export class DataLoader {
    */
   async *epoch(epoch: number, fromBatch = 0, view?: number): AsyncGenerator<PixelBatch> {
     const { batchSize, shuffle = true, seed = 0, dropLast = false, prefetch = 2, hflip = 0, augment } = this.options;
-    const order = shuffle ? shuffled(this.samples, streamRandom(seed, epoch)) : [...this.samples];
     const flips = streamRandom(seed ^ 0x5f3759df, epoch);
+    const { order, flipped } = this.shardOf(
+      shuffle ? shuffled(this.samples, streamRandom(seed, epoch)) : [...this.samples],
+      () => flips() < hflip,
+    );
     const groups: Group[] = [];
     for (let start = 0; start < order.length; start += batchSize) {
       const samples = order.slice(start, start + batchSize);
       if (dropLast && samples.length < batchSize) break;
       if (!augment) {
-        groups.push({ samples, flip: samples.map(() => flips() < hflip) });
+        groups.push({ samples, flip: flipped.slice(start, start + samples.length) });
         continue;
       }
       const positions = samples.map((sample) => this.positions.get(sample) as number);
@@ -170,6 +200,18 @@ export class DataLoader {
     } finally {
       pending.length = 0; // stopped early (an error, or the caller broke out): prefetched batches are dropped
     }
+  }
+
+  /** `order` (all ranks' order) and a flip drawn for each of its places, cut to this rank's shard. */
+  private shardOf(order: Sample[], flip: () => boolean): { order: Sample[]; flipped: boolean[] } {
+    const { shard } = this.options;
+    if (!shard || shard.count === 1) return { order, flipped: order.map(flip) };
+    const padded = [...order];
+    const total = Math.ceil(order.length / shard.count) * shard.count;
+    while (padded.length < total) padded.push(...order.slice(0, total - padded.length));
+    const flipped = padded.map(flip);
+    const mine = (_: unknown, i: number) => i % shard.count === shard.rank;
+    return { order: padded.filter(mine), flipped: flipped.filter(mine) };
   }
 
   private async assemble({ samples, flip, views, seeds }: Group): Promise<PixelBatch | undefined> {
