@@ -1,6 +1,7 @@
 // Data-parallel training on c10d's Gloo backend (native/core/process_group.h) against PyTorch's own
 // DistributedDataParallel: the same weights, the same shards, the same steps, 2 ranks over loopback.
 import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { joinProcessGroup, type KdtorchError, type TrainerOptions } from '../lib/index.js';
@@ -137,6 +138,24 @@ describe('data-parallel steps over Gloo, 2 ranks on loopback', () => {
     expect(survivor.stderr).toMatch(/rank 0 of 2: .* failed .*another rank stopped, crashed or cannot be reached/);
     expect(Date.now() - killedAt).toBeLessThan(20_000 + 10_000);
   }, 120_000);
+
+  it('a port in use on rank 0, or a master nobody serves, fails with E_DISTRIBUTED saying what to check', async () => {
+    const busy = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => busy.on('listening', resolve));
+    const { port } = busy.address() as net.AddressInfo;
+    try {
+      const inUse = await rejection(joinProcessGroup({ masterPort: port, rank: 0, worldSize: 2, timeoutMs: 2000 }));
+      expect(inUse.code).toBe('E_DISTRIBUTED');
+      expect(inUse.message).toMatch(new RegExp(`127.0.0.1:${port} failed .*address already in use.*not in use there`));
+    } finally {
+      busy.close();
+    }
+    const nobody = await rejection(
+      joinProcessGroup({ masterPort: await freePort(), rank: 1, worldSize: 2, timeoutMs: 1000 }),
+    );
+    expect(nobody.code).toBe('E_DISTRIBUTED');
+    expect(nobody.message).toMatch(/rank 1 of 2: joining the process group .* timed out.*MASTER_ADDR and MASTER_PORT/);
+  }, 60_000);
 
   it('refuses a group without rank, world size or port, naming the torchrun variable', async () => {
     const error: KdtorchError = await rejection(joinProcessGroup({ masterPort: 1234, worldSize: 2 }, {}));

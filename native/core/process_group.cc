@@ -14,11 +14,14 @@
 namespace kdtorch {
 namespace {
 
-CodedError distributedError(const ProcessGroupSpec& spec, const std::string& what, const std::string& cause) {
+// `hint` says what to look at: the rendezvous address when joining, the other ranks afterwards.
+CodedError distributedError(const ProcessGroupSpec& spec, const std::string& what, const std::string& cause,
+                            const std::string& hint) {
   return CodedError("E_DISTRIBUTED", "rank " + std::to_string(spec.rank) + " of " + std::to_string(spec.worldSize) +
-                                         ": " + what + " failed (" + cause +
-                                         "); another rank stopped, crashed or cannot be reached: its own log says why");
+                                         ": " + what + " failed (" + cause + "); " + hint);
 }
+
+const char* const kPeerHint = "another rank stopped, crashed or cannot be reached: its own log says why";
 
 }  // namespace
 
@@ -31,6 +34,10 @@ ProcessGroup::ProcessGroup(const ProcessGroupSpec& spec) : spec_(spec) {
     throw std::invalid_argument("masterPort must lie in [1, 65535], got " + std::to_string(spec.masterPort));
   }
   const std::string where = spec.masterAddr + ":" + std::to_string(spec.masterPort);
+  const std::string hint =
+      "every rank must use the same MASTER_ADDR and MASTER_PORT, rank 0 must be able to "
+      "listen on that port (not in use there) and the others to reach it, and all " +
+      std::to_string(spec.worldSize) + " ranks must start within the timeout";
   try {
     c10d::TCPStoreOptions options;
     options.port = static_cast<std::uint16_t>(spec.masterPort);
@@ -42,9 +49,9 @@ ProcessGroup::ProcessGroup(const ProcessGroupSpec& spec) : spec_(spec) {
     gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(spec.masterAddr));
     backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, spec.rank, spec.worldSize, gloo);
   } catch (const c10::Error& error) {
-    throw distributedError(spec, "joining the process group at " + where, error.what_without_backtrace());
+    throw distributedError(spec, "joining the process group at " + where, error.what_without_backtrace(), hint);
   } catch (const std::exception& error) {
-    throw distributedError(spec, "joining the process group at " + where, error.what());
+    throw distributedError(spec, "joining the process group at " + where, error.what(), hint);
   }
 }
 
@@ -58,9 +65,9 @@ void ProcessGroup::collective(const char* what, int64_t bytes,
     bytes_ += bytes;
     ++collectives_;
   } catch (const c10::Error& error) {
-    throw distributedError(spec_, what, error.what_without_backtrace());
+    throw distributedError(spec_, what, error.what_without_backtrace(), kPeerHint);
   } catch (const std::exception& error) {
-    throw distributedError(spec_, what, error.what());
+    throw distributedError(spec_, what, error.what(), kPeerHint);
   }
 }
 
