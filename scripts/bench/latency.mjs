@@ -1,4 +1,4 @@
-// `npm run bench -- latency [--sizes 224,64] [--batches 1,32] [--repeats 20]`: ms per image of one forward
+// `npm run bench -- latency [--sizes 224,64] [--batches 1,32] [--repeats 20] [--rounds 5]`: ms per image of one forward
 // pass (float NCHW in, logits out) for the student and ResNet-18, side by side in one run: kdtorch's
 // forward (libtorch), kdtorch's ONNX export through onnxruntime-node, PyTorch eager and onnxruntime in
 // Python, all on the same threads, each in a process of its own (latency_side.mjs, latency_reference.py),
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportOnnx, info, resnet18, studentNet } from '../../dist/lib/index.js';
+import { percentile } from '../../dist/lib/metrics/latency.js';
 import { sessionOptions } from '../../dist/lib/onnx/index.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { benchDescription } from './description.mjs';
@@ -17,6 +18,11 @@ import { referencePython } from './reference/run-article.mjs';
 import { writeBenchResults } from './results-file.mjs';
 
 const root = findPackageRoot();
+const median = (values) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 
 export async function benchLatency(args) {
   const { values } = parseArgs({
@@ -25,11 +31,13 @@ export async function benchLatency(args) {
       sizes: { type: 'string', default: '224,64' },
       batches: { type: 'string', default: '1,32' },
       repeats: { type: 'string', default: '20' },
+      rounds: { type: 'string', default: '5' },
     },
   });
   const sizes = values.sizes.split(',').map(Number);
   const batches = values.batches.split(',').map(Number);
   const repeats = Number(values.repeats);
+  const rounds = Number(values.rounds);
   const { threads } = await info();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdtorch-latency-'));
   const rows = [];
@@ -62,15 +70,24 @@ export async function benchLatency(args) {
   };
   const sideScript = path.join(root, 'scripts', 'bench', 'latency_side.mjs');
   const pythonScript = path.join(root, 'scripts', 'bench', 'latency_reference.py');
-  const measured = {
-    kdtorch: side(process.execPath, [sideScript, 'kdtorch'], 'kdtorch'),
-    onnxNode: side(process.execPath, [sideScript, 'onnx'], 'onnxruntime-node'),
-    eager: side(referencePython(), [pythonScript, 'eager'], 'PyTorch eager'),
-    onnxPython: side(referencePython(), [pythonScript, 'onnxruntime'], 'onnxruntime (Python)'),
-  };
+  const sides = [
+    ['kdtorch', () => side(process.execPath, [sideScript, 'kdtorch'], 'kdtorch')],
+    ['onnxNode', () => side(process.execPath, [sideScript, 'onnx'], 'onnxruntime-node')],
+    ['eager', () => side(referencePython(), [pythonScript, 'eager'], 'PyTorch eager')],
+    ['onnxPython', () => side(referencePython(), [pythonScript, 'onnxruntime'], 'onnxruntime (Python)')],
+  ];
+  // Rounds of all four sides, in turn forwards and backwards, so the machine's drift (±20% between runs
+  // of one side on this 2-core VM) hits every side alike; each row reports the median over rounds.
+  const measured = Object.fromEntries(sides.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, run] of round % 2 === 0 ? sides : [...sides].reverse()) measured[name].push(run());
+    process.stderr.write(`  round ${round + 1}/${rounds} done\n`);
+  }
   fs.rmSync(dir, { recursive: true, force: true });
 
   const lines = [
+    `Medians over ${rounds} rounds; ratios: the median of the rounds' ratios (their range).`,
+    '',
     '| model | size | batch | kdtorch (libtorch) ms/img | kdtorch ONNX (onnxruntime-node) ms/img | PyTorch eager ms/img | onnxruntime (Python) ms/img | eager / kdtorch | eager / ONNX-node |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
@@ -79,12 +96,21 @@ export async function benchLatency(args) {
     for (const architecture of ['studentNet', 'resnet18']) {
       for (const batch of batches) {
         const id = `${architecture}@${size}/${batch}`;
-        const r = { model: architecture, size, batch };
-        for (const [name, times] of Object.entries(measured)) r[name] = times[id];
+        const r = { model: architecture, size, batch, rounds: {} };
+        for (const [name, perRound] of Object.entries(measured)) {
+          r.rounds[name] = perRound.map((times) => times[id]);
+          r[name] = median(r.rounds[name]);
+        }
+        // A ratio's median and range over the rounds, each round's sides measured next to each other.
+        const ratio = (over) => {
+          const each = r.rounds.eager.map((eager, i) => eager / r.rounds[over][i]);
+          const [low, high] = [Math.min(...each), Math.max(...each)];
+          return `${median(each).toFixed(2)}× (${low.toFixed(2)}–${high.toFixed(2)})`;
+        };
         table.push(r);
         const per = (ms) => (ms / batch).toFixed(3);
         lines.push(
-          `| ${architecture} | ${size} | ${batch} | ${per(r.kdtorch)} | ${per(r.onnxNode)} | ${per(r.eager)} | ${per(r.onnxPython)} | ${(r.eager / r.kdtorch).toFixed(2)}× | ${(r.eager / r.onnxNode).toFixed(2)}× |`,
+          `| ${architecture} | ${size} | ${batch} | ${per(r.kdtorch)} | ${per(r.onnxNode)} | ${per(r.eager)} | ${per(r.onnxPython)} | ${ratio('kdtorch')} | ${ratio('onnxNode')} |`,
         );
       }
     }
@@ -107,7 +133,7 @@ export async function benchLatency(args) {
     setting: `${os.cpus()[0]?.model ?? 'CPU'}, ${threads} thread(s) on every side`,
     command: `npm run bench -- latency ${args.join(' ')}`.trim(),
     markdown,
-    json: { threads, repeats, table },
+    json: { threads, repeats, rounds, table },
   });
   console.log(`\nwritten to ${path.relative(root, file)}`);
 }
