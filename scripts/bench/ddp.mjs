@@ -11,21 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { info } from '../../dist/lib/index.js';
-import { percentile } from '../../dist/lib/metrics/latency.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { freePort, runRank, torchrunEnv } from './ddp_ranks.mjs';
 import { referencePython } from './reference/run-article.mjs';
 import { writeBenchResults } from './results-file.mjs';
+import { median } from './stats.mjs';
 
 const root = findPackageRoot();
 const REFERENCE = path.join(root, 'scripts', 'bench', 'ddp_reference.py');
 const WORLD = 2;
-
-const median = (values) =>
-  percentile(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  );
 
 async function worker(job, env) {
   const { status, stdout, stderr } = await runRank(job, env);

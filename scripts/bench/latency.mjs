@@ -10,20 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportOnnx, info, resnet18, studentNet } from '../../dist/lib/index.js';
-import { percentile } from '../../dist/lib/metrics/latency.js';
 import { sessionOptions } from '../../dist/lib/onnx/index.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { benchDescription } from './description.mjs';
 import { referencePython } from './reference/run-article.mjs';
 import { writeBenchResults } from './results-file.mjs';
+import { median } from './stats.mjs';
 
 const root = findPackageRoot();
-const median = (values) =>
-  percentile(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  );
-
 export async function benchLatency(args) {
   const { values } = parseArgs({
     args,

@@ -1,4 +1,10 @@
-// The statistics the seeded benches report: mean ± sample sd, and a paired difference in standard errors.
+// The statistics the benches report: medians, mean ± sample sd, and a paired difference in standard errors.
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 export function meanSd(values) {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;

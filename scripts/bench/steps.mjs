@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { info, resnet18, setCudnnBenchmark, studentNet, Trainer } from '../../dist/lib/index.js';
 import { findPackageRoot } from '../../lib/native/libtorch.mjs';
 import { referencePython } from './reference/run-article.mjs';
+import { median } from './stats.mjs';
 
 const ROWS = ['teacherStep', 'studentStep', 'distillStep', 'teacher inference', 'student inference'];
 const root = findPackageRoot();
@@ -124,10 +125,4 @@ async function runKdtorch({ batch, size, repeats, warmup, device, tuned, bf16, g
     out[row] = [Number(process.hrtime.bigint() - start) / 1e9 / repeats];
   }
   return out;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
