@@ -46,6 +46,22 @@ describe('findLibtorch', () => {
     expect(inNode.sort()).toEqual(expect.arrayContaining(inPython));
   });
 
+  // The addon sets the JS thread's OpenMP thread count (native/binding/async.h): that only reaches torch's
+  // parallel ops if the addon links torch's own runtime, not a second copy from the compiler.
+  it('maps one OpenMP runtime into the process, the one libtorch_cpu uses', () => {
+    const node = run(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `const k = await import('./dist/lib/index.js'); await k.info();
+       const lines = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8').split('\\n');
+       console.log(JSON.stringify([...new Set(lines.filter((l) => /\\/lib[gi]omp/.test(l)).map((l) => l.trim().split(/\\s+/)[5]))]));`,
+    ]);
+    expect(node.status, node.stderr).toBe(0);
+    const runtimes = JSON.parse(node.stdout.trim().split('\n').at(-1) ?? '[]') as string[];
+    expect(runtimes).toHaveLength(1);
+    expect(path.dirname(runtimes[0] ?? '')).toBe(path.join(venvTorch.root, 'lib'));
+  });
+
   it('puts LIBTORCH first, then KDTORCH_PYTHON, then the venv', () => {
     const fake = fakeLibtorch({ version: '2.10.0', buildVersion: '2.10.0+cu128' });
     const fromLibtorch = findLibtorch({ env: { LIBTORCH: fake, KDTORCH_PYTHON: VENV_PYTHON } });

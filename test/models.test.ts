@@ -141,6 +141,48 @@ describe('StudentNet', () => {
     expect(maxAbsDiff(after.data, before.data)).toBeGreaterThan(100 * LOGITS_TOLERANCE);
   });
 
+  // binding/model.cc runs forwards under a million multiply-adds on the JS thread while the torch thread is
+  // idle: such a promise is settled before the event loop turns, one sent to the torch thread is not.
+  it('answers tiny forwards on the JS thread with the torch thread’s logits; larger or concurrent ones go there', async () => {
+    const small = { arch: 'studentNet', numClasses: 2, inputSize: 64, width: 4 };
+    const weights = path.join(dir, 'inline.safetensors');
+    reference('make-weights', { ...small, safetensors: weights, seed: 12 });
+    const model = await studentNet({ inputSize: 64 });
+    await model.loadWeights(weights);
+    await model.eval();
+    const probe = referenceBatch(dir, [1, 3, 64, 64], 13);
+    const expected = reference<{ logits: number[] }>('forward', {
+      ...small,
+      ...probe.files,
+      shape: probe.shape,
+      weights,
+    });
+    const input = { data: probe.images, shape: probe.shape };
+
+    const here = model.forward(input);
+    expect(await settlesBeforeTheLoopTurns(here)).toBe(true);
+    expect(maxAbsDiff((await here).data, expected.logits)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+
+    // The torch thread busy with a teacher's forward: the student's call queues behind it, same logits.
+    const teacher = await resnet18();
+    const teacherCall = teacher.forward({ data: new Float32Array(2 * 3 * 224 * 224), shape: [2, 3, 224, 224] });
+    const queued = model.forward(input);
+    expect(await settlesBeforeTheLoopTurns(queued)).toBe(false);
+    await teacherCall;
+    expect(maxAbsDiff((await queued).data, (await here).data)).toBeLessThanOrEqual(1e-6);
+
+    // 5.5 M multiply-adds (the article's student at 224²) is past the limit, and errors still reject.
+    const large = await studentNet({ inputSize: 224 });
+    await large.eval();
+    const largeCall = large.forward({ data: new Float32Array(3 * 224 * 224), shape: [1, 3, 224, 224] });
+    expect(await settlesBeforeTheLoopTurns(largeCall)).toBe(false);
+    await largeCall;
+    await expect(model.forward({ data: new Float32Array(3 * 32 * 32), shape: [1, 3, 32, 32] })).rejects.toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+    });
+    await Promise.all([model, teacher, large].map((m) => m.dispose()));
+  });
+
   it('has the article’s 100,474 parameters at 224², width 4, 2 classes, and its PyTorch names', async () => {
     const weights = path.join(dir, 's.safetensors');
     const made = reference<{ parameters: number }>('make-weights', { ...spec, safetensors: weights, seed: 2 });
@@ -212,3 +254,14 @@ describe('parameterCount', () => {
     }
   });
 });
+
+/** Whether `promise` settles in the microtasks that follow, before the event loop could run a native completion. */
+async function settlesBeforeTheLoopTurns(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  return settled;
+}

@@ -217,10 +217,22 @@ export function describeLibtorch(root, source) {
     cxx11abi: usesCxx11Abi(path.join(libDir, 'libc10.so')) ? 1 : 0,
     includeDirs: [path.join(root, 'include'), apiInclude],
     libDir,
-    libraries: ['c10', 'torch_cpu'],
+    libraries: ['c10', 'torch_cpu', ...openMpRuntime(libDir)],
     cudaRuntime: findCudaRuntime(root, libDir),
     preload,
   };
+}
+
+/**
+ * The OpenMP runtime libtorch_cpu runs its parallel ops on, linked by file name (-l:libgomp.so.1): the
+ * addon sets the JS thread's own OpenMP thread count (native/binding/async.h), and that must be the
+ * runtime torch uses, not a second copy from the compiler. Absent in a libtorch built without OpenMP.
+ */
+function openMpRuntime(libDir) {
+  return fs
+    .readdirSync(libDir)
+    .filter((name) => /^libgomp[-\w]*\.so\.1$/.test(name))
+    .map((name) => `:${name}`);
 }
 
 /**

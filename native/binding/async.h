@@ -3,8 +3,10 @@
 #pragma once
 #include <ATen/Parallel.h>
 #include <napi.h>
+#include <omp.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -65,12 +67,16 @@ class TorchThread {
   }
 
   void post(std::function<void()> task) {
+    ++outstanding_;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       queue_.push_back(std::move(task));
     }
     wake_.notify_one();
   }
+
+  // Nothing queued or running: a call made now on another thread has the cores to itself.
+  bool idle() const { return outstanding_.load() == 0; }
 
  private:
   TorchThread() {
@@ -90,9 +96,11 @@ class TorchThread {
         queue_.pop_front();
       }
       task();
+      --outstanding_;
     }
   }
 
+  std::atomic<int64_t> outstanding_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;
@@ -144,6 +152,47 @@ class Completions {
   static inline thread_local Completions* current_ = nullptr;
 };
 
+// Runs `work` into `result`; a failure becomes the error code and message a rejected Promise carries.
+template <typename Result>
+bool capture(const std::function<Result()>& work, Result& result, std::string& code, std::string& message) {
+  try {
+    result = work();
+    return true;
+  } catch (const CodedError& error) {
+    code = error.code;
+    message = error.what();
+  } catch (const c10::OutOfMemoryError& error) {
+    // A device (or host) allocation that did not fit: callers fall back or say what to shrink.
+    code = "E_OUT_OF_MEMORY";
+    message = error.what_without_backtrace();
+  } catch (const std::bad_alloc& error) {
+    code = "E_OUT_OF_MEMORY";
+    message = std::string("out of host memory (") + error.what() + ")";
+  } catch (const c10::Error& error) {
+    code = "E_TORCH";
+    message = error.what_without_backtrace();
+  } catch (const std::invalid_argument& error) {
+    code = "E_INVALID_ARGUMENT";
+    message = error.what();
+  } catch (const std::exception& error) {
+    code = "E_NATIVE";
+    message = error.what();
+  }
+  return false;
+}
+
+// Readies the JS thread for a call it runs itself (PromiseJob::runHere): one OpenMP thread there, set for
+// that thread alone. The torch thread keeps its team; two teams spinning on two cores make every parallel
+// op about 2x slower, and at::set_num_threads would shrink MKL and oneDNN for the torch thread too.
+inline void useOneThreadHere() {
+  static thread_local const bool ready = [] {
+    at::get_num_threads();  // libtorch's lazy per-thread setup first, or it would undo the next line later
+    omp_set_num_threads(1);
+    return true;
+  }();
+  (void)ready;
+}
+
 template <typename Result>
 class PromiseJob : public Job {
  public:
@@ -160,31 +209,16 @@ class PromiseJob : public Job {
     return promise;
   }
 
-  void run() override {
-    try {
-      result_ = work_();
-      return;
-    } catch (const CodedError& error) {
-      code_ = error.code;
-      message_ = error.what();
-    } catch (const c10::OutOfMemoryError& error) {
-      // A device (or host) allocation that did not fit: callers fall back or say what to shrink.
-      code_ = "E_OUT_OF_MEMORY";
-      message_ = error.what_without_backtrace();
-    } catch (const std::bad_alloc& error) {
-      code_ = "E_OUT_OF_MEMORY";
-      message_ = std::string("out of host memory (") + error.what() + ")";
-    } catch (const c10::Error& error) {
-      code_ = "E_TORCH";
-      message_ = error.what_without_backtrace();
-    } catch (const std::invalid_argument& error) {
-      code_ = "E_INVALID_ARGUMENT";
-      message_ = error.what();
-    } catch (const std::exception& error) {
-      code_ = "E_NATIVE";
-      message_ = error.what();
-    }
-    failed_ = true;
+  void run() override { failed_ = !capture(work_, result_, code_, message_); }
+
+  // Runs the work now, on the JS thread, single-threaded: for calls whose compute is shorter than the
+  // round trip to the torch thread. The caller checks TorchThread::instance().idle() first.
+  static Napi::Promise runHere(Napi::Env env, Work work, ToJs toJs) {
+    useOneThreadHere();
+    PromiseJob job(env, std::move(work), std::move(toJs), {}, {});
+    job.run();
+    job.settle(env);
+    return job.deferred_.Promise();
   }
 
   void settle(Napi::Env env) override {

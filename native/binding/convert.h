@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -71,6 +72,15 @@ struct ImageInput {
   PixelNormalization norm;
   std::optional<Augmentation> augment;
   bool pixels = false;
+
+  // {images, height, width} of the input the model will see, without converting it; zeros for a tensor
+  // that is not 4-D (the model's own check names that error).
+  std::array<int64_t, 3> imageShape() const {
+    if (store) return {rows.size(0), store->pixels().size(1), store->pixels().size(2)};
+    if (pixels) return {data.size(0), data.size(1), data.size(2)};
+    if (data.dim() != 4) return {0, 0, 0};
+    return {data.size(0), data.size(2), data.size(3)};
+  }
 
   torch::Tensor on(const c10::Device& device) const {
     if (!pixels) return data;

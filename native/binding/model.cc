@@ -74,6 +74,18 @@ Napi::Value readSafetensorsMetadata(const Napi::CallbackInfo& args) {
       });
 }
 
+// A forward so small that the round trip to the torch thread and back (two thread wake-ups, 10-25 µs here)
+// is a large share of it runs on the JS thread instead, single-threaded, while the torch thread is idle (so
+// the two never compete for the cores). The limit is where one thread stops beating the torch thread's team
+// plus the round trip on a 2-core CPU (docs/onnx.md, "Batch-1 latency"), so the event loop is held for the
+// call's own compute only, about 0.1 ms at most.
+bool worthRunningHere(const Model& model, const ImageInput& input) {
+  constexpr int64_t limit = 1000000;
+  const auto [images, height, width] = input.imageShape();
+  return model.device().is_cpu() && TorchThread::instance().idle() &&
+         model.multiplyAdds(images, height, width) <= limit;
+}
+
 }  // namespace
 
 Napi::Function ModelWrap::define(Napi::Env env) {
@@ -128,8 +140,12 @@ Napi::Value ModelWrap::forward(const Napi::CallbackInfo& args) {
   auto input = readImages(env, args[0], args[1], args[2], "forward");
   auto busy = acquireAll(env, {&live(env)->busy}, "this model");
   auto model = live(env)->model;
-  return PromiseJob<torch::Tensor>::start(env, [model, input] { return model->predict(input.on(model->device())); },
-                                          tensorToJs, busy, {args[0], args[2], Value()});
+  auto work = [model, input] { return model->predict(input.on(model->device())); };
+  if (worthRunningHere(*model, input)) {
+    for (auto* flag : busy) flag->release();
+    return PromiseJob<torch::Tensor>::runHere(env, work, tensorToJs);
+  }
+  return PromiseJob<torch::Tensor>::start(env, work, tensorToJs, busy, {args[0], args[2], Value()});
 }
 
 Napi::Value ModelWrap::setTraining(const Napi::CallbackInfo& args) {

@@ -122,6 +122,14 @@ void Model::to(const std::string& device) {
   place();
 }
 
+int64_t Model::multiplyAdds(int64_t images, int64_t height, int64_t width) const {
+  const int64_t perImage =
+      spec_.architecture == "resnet18"
+          ? ResNet18Impl::multiplyAdds(spec_.inChannels, spec_.numClasses, height, width)
+          : StudentNetImpl::multiplyAdds({spec_.numClasses, spec_.inputSize, spec_.inChannels, spec_.width});
+  return images * perImage;
+}
+
 int64_t Model::parameterCount() const {
   int64_t count = 0;
   for (const auto& parameter : module_.ptr()->parameters()) count += parameter.numel();

@@ -39,6 +39,11 @@ class Model {
   // Throws std::invalid_argument unless `input` is (N, inChannels, H, W) with the sizes this model takes.
   void checkInput(const torch::Tensor& input) const;
 
+  // Multiply-adds of one forward of `images` images of height × width, from the architecture's layer
+  // shapes: the size of a call's compute, known before running it (binding/model.cc runs the smallest
+  // on the JS thread).
+  int64_t multiplyAdds(int64_t images, int64_t height, int64_t width) const;
+
   void train(bool on) { module_.ptr()->train(on); }
   bool isTraining() const { return module_.ptr()->is_training(); }
   void to(const std::string& device);  // keeps the spec's memory format

@@ -63,6 +63,24 @@ torch::nn::Sequential ResNet18Impl::makeLayer(int64_t& inplanes, int64_t planes,
   return layer;
 }
 
+int64_t ResNet18Impl::multiplyAdds(int64_t inChannels, int64_t numClasses, int64_t height, int64_t width) {
+  // Every stride-2 step here (7×7 pad 3, 3×3 pad 1, 1×1 pad 0, the 3×3 max-pool) maps n pixels to ⌊(n-1)/2⌋+1.
+  auto halve = [&] { height = (height - 1) / 2 + 1, width = (width - 1) / 2 + 1; };
+  halve();
+  int64_t total = 64 * inChannels * 49 * height * width;
+  halve();
+  int64_t inplanes = 64;
+  for (const int64_t planes : {64, 128, 256, 512}) {
+    if (planes != inplanes) {
+      halve();
+      total += inplanes * planes * height * width;  // the first block's 1×1 downsample
+    }
+    total += (inplanes + 3 * planes) * planes * 9 * height * width;  // four 3×3 convolutions
+    inplanes = planes;
+  }
+  return total + 512 * numClasses;
+}
+
 torch::Tensor ResNet18Impl::forward(const torch::Tensor& x) {
   auto out = convBn1_(*conv1, *bn1, x).relu_();
   out = torch::max_pool2d(out, 3, 2, 1);

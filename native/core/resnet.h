@@ -23,6 +23,8 @@ TORCH_MODULE(BasicBlock);
 struct ResNet18Impl : torch::nn::Module {
   explicit ResNet18Impl(int64_t numClasses, int64_t inChannels = 3);
   torch::Tensor forward(const torch::Tensor& x);
+  // Multiply-adds of one image's forward (convolutions and fc; 1.81 G at 224², 3 channels).
+  static int64_t multiplyAdds(int64_t inChannels, int64_t numClasses, int64_t height, int64_t width);
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

@@ -34,6 +34,11 @@ StudentNetImpl::StudentNetImpl(const StudentNetOptions& opts) : options(opts) {
   fc = register_module("fc", torch::nn::Linear(opts.width * pooled * pooled, opts.numClasses));
 }
 
+int64_t StudentNetImpl::multiplyAdds(const StudentNetOptions& o) {
+  const int64_t pixels = o.inputSize * o.inputSize;
+  return o.inChannels * o.width * 9 * pixels + o.width * (pixels / 4) * o.numClasses;
+}
+
 // layer1's modules in the article's order but for one swap: the max-pool runs before the ReLU, which then
 // works in place. The two commute exactly (ReLU is monotone: the max of ReLUs is the ReLU of the max, and
 // both send the gradient to the same element, or none), so outputs and gradients are the article's, while
