@@ -3,6 +3,7 @@
 // 130 stopped by Ctrl-C after saving a checkpoint (continue with --resume).
 import { parseArgs } from 'node:util';
 import { CONFIG_HELP } from './cli/config-flags.js';
+import { LAUNCH_HELP } from './cli/launcher.js';
 import { runBench, runEval, runExport, runPredict, UsageError } from './cli/model-commands.js';
 import { runTraining } from './cli/train-commands.js';
 import { KdtorchError } from './errors.js';
@@ -11,7 +12,8 @@ import { checkDevice, type Info, info } from './native/info.js';
 const TRAINING = `${CONFIG_HELP}
   --resume DIR        continue a stopped run from its last checkpoint, with its saved config
   --json              progress and results as JSON lines on stdout
-  --print-config      print the resolved config and exit`;
+  --print-config      print the resolved config and exit
+${LAUNCH_HELP}`;
 
 const HELP: Record<string, string> = {
   info: `kdtorch info [--json] [--check DEVICE]
@@ -103,7 +105,8 @@ async function runInfo(args: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+// A handler resolves with an exit code when it has one of its own (the launcher of ranks), else when done.
+const COMMANDS: Record<string, (args: string[]) => Promise<number | undefined> | Promise<void>> = {
   info: runInfo,
   teacher: (args) => runTraining('teacher', args),
   student: (args) => runTraining('student', args),
@@ -128,8 +131,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${HELP[command]}\n`);
       return 0;
     }
-    await handler(rest);
-    return 0;
+    const code = await handler(rest);
+    return typeof code === 'number' ? code : 0;
   } catch (error) {
     const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (usage) {

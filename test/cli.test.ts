@@ -1,28 +1,15 @@
 // The kdtorch command as users run it: every command's help, exit codes that mean something,
 // progress as JSON lines, and Ctrl-C → exit 130 → --resume.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../lib/index.js';
 import { maxAbsDiff } from './helpers/reference.js';
-import { CLI, kdtorch, tempDir } from './helpers/run.js';
-import { tinyChestXray } from './helpers/tiny-dataset.js';
+import { expectResumable, interruptAtEpoch, kdtorch, tempDir } from './helpers/run.js';
+import { FAST_LATENCY, TINY_FLAGS, tinyChestXray } from './helpers/tiny-dataset.js';
 
-const TINY = [
-  '--image-size',
-  '32',
-  '--epochs',
-  '2',
-  '--batch-size',
-  '8',
-  '--device',
-  'cpu',
-  '--set',
-  'data.valFraction=0.25',
-];
-const FAST_LATENCY = ['--set', 'latency.batchSizes=[1]', '--set', 'latency.repeats=1'];
+const TINY = [...TINY_FLAGS, '--epochs', '2'];
 
 let data: string;
 beforeAll(() => {
@@ -167,36 +154,12 @@ describe('kdtorch training commands', () => {
 
   it('Ctrl-C saves a checkpoint and exits 130; --resume finishes the run', async () => {
     const output = path.join(tempDir('cli'), 'run');
-    const child = spawn(
-      process.execPath,
-      [CLI, 'teacher', '--data', data, '--output', output, '--json', ...TINY, ...FAST_LATENCY],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    // Interrupted at the first batch of the second epoch.
+    const stopped = await interruptAtEpoch(
+      ['teacher', '--data', data, '--output', output, '--json', ...TINY, ...FAST_LATENCY],
+      2,
     );
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      // Interrupt at the first batch of the second epoch.
-      if (/"type":"batch"[^\n]*"epoch":2/.test(stdout) && !child.killed) child.kill('SIGINT');
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(code, stderr).toBe(130);
-    expect(stderr).toContain(`--resume ${output}`);
-    expect(fs.existsSync(path.join(output, 'teacher', 'last.safetensors'))).toBe(true);
-    expect(fs.existsSync(path.join(output, 'teacher', 'result.json'))).toBe(false);
-
-    const resumed = kdtorch(['teacher', '--resume', output, '--json']);
-    expect(resumed.status, resumed.stderr).toBe(0);
-    const lines = resumed.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    expect(lines.find((l) => l.type === 'batch').epoch).toBe(2);
-    expect(lines.at(-1).results[0].history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2]);
+    expect(stopped.stderr).toContain(`--resume ${output}`);
+    expectResumable(stopped, output);
   }, 120_000);
 });

@@ -17,6 +17,7 @@ import {
 } from '../model-file.js';
 import { nativeInfo, setCudnnBenchmark } from '../native/addon.js';
 import type { Model } from '../native/model.js';
+import type { ProcessGroup } from '../native/process-group.js';
 import type { NativeLossSpec } from '../native/wire.js';
 import { type PhaseResult, type PhaseSetup, runPhase } from '../run/phase.js';
 import type { ProgressEvent } from '../run/progress.js';
@@ -33,6 +34,12 @@ export interface RunOptions {
   resume?: string;
   /** Decoded images from an earlier phase of the same process (openDataset), so nothing is decoded twice. */
   dataset?: Dataset;
+  /**
+   * Train data-parallel with these ranks (joinProcessGroup()): every rank makes the same call, each
+   * trains on its shard of every global batch (the phase's batchSize), and rank 0 alone writes the run
+   * folder; the others take it from rank 0 (their `config` and `resume` are not used).
+   */
+  processGroup?: ProcessGroup;
 }
 
 export interface DistillOptions extends RunOptions {
@@ -45,10 +52,20 @@ export interface DistillOptions extends RunOptions {
  * with the folder locked until the result is disposed: `using prepared = await prepare(…)`.
  */
 async function prepare(input: ConfigInput, command: string, options: RunOptions) {
+  const group = options.processGroup;
+  if (group && group.rank > 0) {
+    // Rank 0 has made (or reopened) the folder, its config and split record when it shares the path.
+    const shared = JSON.parse(await group.fromRankZero('')) as { dir: string; resume: boolean };
+    const run = RunFolder.open(shared.dir);
+    const ranked = { ...options, resume: shared.resume ? shared.dir : undefined };
+    return { ...(await prepareLocked(run, ranked)), options: ranked, writes: false, [Symbol.dispose]: () => {} };
+  }
   const run = options.resume ? RunFolder.open(options.resume) : RunFolder.create(resolveConfig(input), command);
   const lock = run.lock();
   try {
-    return { ...(await prepareLocked(run, options)), [Symbol.dispose]: () => lock[Symbol.dispose]() };
+    const prepared = await prepareLocked(run, options);
+    await group?.fromRankZero(JSON.stringify({ dir: run.dir, resume: options.resume !== undefined }));
+    return { ...prepared, options, writes: true, [Symbol.dispose]: () => lock[Symbol.dispose]() };
   } catch (error) {
     lock[Symbol.dispose]();
     throw error;
@@ -151,8 +168,8 @@ function phaseModel(c: Config, description: ModelDescription, precision: Config[
   });
 }
 
-async function finish(run: RunFolder, result: PhaseResult): Promise<PhaseResult> {
-  await writeReports(run);
+async function finish(prepared: { run: RunFolder; writes: boolean }, result: PhaseResult): Promise<PhaseResult> {
+  if (prepared.writes) await writeReports(prepared.run);
   return result;
 }
 
@@ -177,18 +194,19 @@ export async function trainTeacher(config: ConfigInput = {}, options: RunOptions
       graphs: await stepGraphs(c, model),
     },
     step: (trainer, batch) => trainer.teacherStep(batch),
-    resume: options.resume !== undefined,
+    resume: prepared.options.resume !== undefined,
     signal: options.signal,
     onProgress: options.onProgress,
+    group: options.processGroup,
   });
-  return await finish(run, result);
+  return await finish(prepared, result);
 }
 
 /** Trains the student CNN alone on the labels: the article's baseline. */
 export async function trainStudent(config: ConfigInput = {}, options: RunOptions = {}): Promise<PhaseResult> {
   using prepared = await prepare(config, 'student', options);
   const { run, config: c, dataset } = prepared;
-  return await finish(run, await studentPhase(run, c, dataset, options, { kind: 'alone' }));
+  return await finish(prepared, await studentPhase(run, c, dataset, prepared.options, { kind: 'alone' }));
 }
 
 /** Distils the teacher into the student: teacher forward without grad + student step, fused, per batch. */
@@ -209,8 +227,8 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
   const liveViews = c.distill.teacherViews === 'live' && phaseAugment(dataset, c.distill) !== null;
   if (!c.distill.teacherCache || liveViews) {
     return await finish(
-      run,
-      await studentPhase(run, c, dataset, options, { kind: 'live teacher', teacher: teacher.model }),
+      prepared,
+      await studentPhase(run, c, dataset, prepared.options, { kind: 'live teacher', teacher: teacher.model }),
     );
   }
   const outputs = await TeacherOutputs.load(
@@ -230,7 +248,10 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
     runDir: run.dir,
     message: `distill: teacher outputs for ${info.images} images × ${info.views} view(s) (${(info.bytes / 1e6).toFixed(1)} MB) ${info.source === 'file' ? `read from ${info.file}` : `computed in ${info.seconds.toFixed(1)} s${info.file ? `, saved to ${info.file}` : ''}`}`,
   });
-  return await finish(run, await studentPhase(run, c, dataset, options, { kind: 'cached teacher', outputs }));
+  return await finish(
+    prepared,
+    await studentPhase(run, c, dataset, prepared.options, { kind: 'cached teacher', outputs }),
+  );
 }
 
 /** distill.teacher, else the run's own teacher; without either, an error that says how to get one. */
@@ -293,5 +314,6 @@ async function studentPhase(
     resume: options.resume !== undefined,
     signal: options.signal,
     onProgress: options.onProgress,
+    group: options.processGroup,
   });
 }

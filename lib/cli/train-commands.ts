@@ -1,5 +1,6 @@
 // kdtorch teacher | student | distill | demo: a config from the flags, a run with progress on the
-// terminal, Ctrl-C to stop cleanly, and the comparison table at the end.
+// terminal, Ctrl-C to stop cleanly, and the comparison table at the end; with --nproc-per-node, the
+// launcher of the ranks (launcher.ts); started with torchrun's variables, one rank of them.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { distill, type RunOptions, trainStudent, trainTeacher } from '../api/train.js';
@@ -7,13 +8,17 @@ import { resolveConfig } from '../config/resolve.js';
 import type { ConfigInput } from '../config/schema.js';
 import { openDataset } from '../data/dataset.js';
 import { findPackageRoot } from '../native/libtorch.mjs';
+import { joinProcessGroup } from '../native/process-group.js';
 import { consoleProgress } from '../run/progress.js';
 import { finishedPhases, markdownTable, reportRows } from '../run/report.js';
 import { defaultRunDir, RunFolder } from '../run/run-folder.js';
 import { CONFIG_FLAGS, configFromFlags, withNegativeValues } from './config-flags.js';
+import { LAUNCH_FLAGS, launchFromFlags, launchRanks } from './launcher.js';
+import { UsageError } from './model-commands.js';
 
 const TRAIN_FLAGS = {
   ...CONFIG_FLAGS,
+  ...LAUNCH_FLAGS,
   resume: { type: 'string' },
   json: { type: 'boolean' },
   'print-config': { type: 'boolean' },
@@ -41,8 +46,21 @@ function write(json: boolean, value: object, text: string): void {
 
 type Command = 'teacher' | 'student' | 'distill' | 'demo';
 
-export async function runTraining(command: Command, args: string[]): Promise<void> {
-  const { values } = parseArgs({ args: withNegativeValues(args, TRAIN_FLAGS), options: TRAIN_FLAGS, strict: true });
+/** Resolves with the exit code of the ranks when it launched them, else when the run is done. */
+export async function runTraining(command: Command, args: string[]): Promise<number | undefined> {
+  const normalised = withNegativeValues(args, TRAIN_FLAGS);
+  const { values, tokens } = parseArgs({
+    args: normalised,
+    options: TRAIN_FLAGS,
+    strict: true,
+    tokens: true,
+  });
+  const launch = launchFromFlags(values);
+  if (launch) {
+    if (command === 'demo')
+      throw new UsageError('kdtorch demo runs in one process; launch teacher, student or distill');
+    return await launchRanks(launch, [command, ...withoutLaunchFlags(normalised, tokens)]);
+  }
   const phases = command === 'demo' ? (['teacher', 'student', 'distill'] as const) : ([command] as const);
   let input: ConfigInput = configFromFlags(values, phases);
   if (command === 'demo') {
@@ -56,9 +74,18 @@ export async function runTraining(command: Command, args: string[]): Promise<voi
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     return;
   }
+  // A rank started by a launcher (this one, torchrun, srun) finds where to meet the others in its environment.
+  const processGroup = process.env.WORLD_SIZE === undefined ? undefined : await joinProcessGroup();
+  if (processGroup && command === 'demo') throw new UsageError('kdtorch demo runs in one process, not as a rank');
+  const speaks = !processGroup || processGroup.rank === 0; // one rank prints progress and results
   const progress = consoleProgress(json ? { json, stream: process.stdout } : {});
-  const { signal, dispose } = interruptSignal((line) => process.stderr.write(`\n${line}\n`));
-  const options: RunOptions = { signal, onProgress: progress, ...(values.resume ? { resume: values.resume } : {}) };
+  const { signal, dispose } = interruptSignal((line) => speaks && process.stderr.write(`\n${line}\n`));
+  const options: RunOptions = {
+    signal,
+    ...(speaks ? { onProgress: progress } : {}),
+    ...(values.resume ? { resume: values.resume } : {}),
+    ...(processGroup ? { processGroup } : {}),
+  };
   try {
     let runDir: string;
     if (command === 'demo') {
@@ -74,6 +101,7 @@ export async function runTraining(command: Command, args: string[]): Promise<voi
       const train = { teacher: trainTeacher, student: trainStudent, distill }[command];
       runDir = (await train(input, options)).runDir;
     }
+    if (!speaks) return;
     // Every phase the run folder holds, so `kdtorch distill` after teacher and student shows all three.
     const results = finishedPhases(RunFolder.open(runDir));
     write(
@@ -84,4 +112,15 @@ export async function runTraining(command: Command, args: string[]): Promise<voi
   } finally {
     dispose();
   }
+}
+
+/** `args` without the launch flags and their values, for the ranks' own command lines. */
+function withoutLaunchFlags(args: string[], tokens: ReturnType<typeof parseArgs>['tokens'] = []): string[] {
+  const dropped = new Set<number>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || !(token.name in LAUNCH_FLAGS)) continue;
+    dropped.add(token.index);
+    if (!token.inlineValue && token.value !== undefined) dropped.add(token.index + 1);
+  }
+  return args.filter((_, i) => !dropped.has(i));
 }

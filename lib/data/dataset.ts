@@ -63,13 +63,18 @@ export function trainLoader(
   seed: number,
   store?: PixelStore,
   views: ViewCount = 'live',
+  shard?: { rank: number; count: number },
 ): DataLoader {
   const { train } = dataset.splits;
   const spec = phaseAugment(dataset, phase);
+  // phase.batchSize is the global batch: each of `count` ranks takes its share of every one.
+  const count = shard?.count ?? 1;
+  const batchSize = phase.batchSize / count;
   return new DataLoader(train, dataset.cache, {
     ...(store ? { store } : {}),
     ...(spec ? { augment: { spec, views } } : {}),
-    batchSize: phase.batchSize,
+    ...(shard ? { shard } : {}),
+    batchSize,
     shuffle: true,
     seed,
     hflip: dataset.data.hflip,
@@ -77,7 +82,7 @@ export function trainLoader(
     std: dataset.data.std,
     onBadImage: dataset.data.onBadImage,
     // BatchNorm cannot train on a batch of one image (ResNet's last stage has one value per channel).
-    dropLast: train.length % phase.batchSize === 1,
+    dropLast: Math.ceil(train.length / count) % batchSize === 1,
   });
 }
 

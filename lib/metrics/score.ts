@@ -6,6 +6,7 @@ import type { Sample } from '../data/image-folder.js';
 import { KdtorchError } from '../errors.js';
 import { Evaluation } from '../native/evaluation.js';
 import type { Model } from '../native/model.js';
+import type { ProcessGroup } from '../native/process-group.js';
 import { type ClassificationMetrics, classificationMetrics } from './classification.js';
 
 export interface SplitScore {
@@ -14,23 +15,58 @@ export interface SplitScore {
   count: number;
 }
 
-/** Mean cross-entropy and accuracy over `samples` (model in eval mode). */
-export async function scoreSplit(model: Model, dataset: Dataset, samples: Sample[], batchSize: number) {
+/**
+ * Mean cross-entropy and accuracy over `samples` (model in eval mode). With a process group each rank
+ * scores every `worldSize`-th sample from its rank on, and every rank gets the sums over all of them:
+ * loss, counts and confusion summed, probabilities, labels and skipped images gathered in rank order.
+ */
+export async function scoreSplit(
+  model: Model,
+  dataset: Dataset,
+  samples: Sample[],
+  batchSize: number,
+  group?: ProcessGroup,
+) {
+  const mine = group ? samples.filter((_, i) => i % group.worldSize === group.rank) : samples;
   await using evaluation = await Evaluation.create(model);
-  const labels: number[] = [];
-  const loader = evalLoader(dataset, samples, batchSize);
+  let labels: number[] = [];
+  const loader = evalLoader(dataset, mine, batchSize);
   for await (const batch of loader.epoch(0)) {
     await evaluation.add(batch);
     labels.push(...batch.labels);
     loader.recycle(batch);
   }
-  const sums = await evaluation.read();
+  let sums = await evaluation.read();
+  let skipped = loader.skipped;
+  if (group) {
+    const classes = sums.confusion.length;
+    const [lossSum = 0, correct = 0, count = 0, ...confusion] = await group.sum([
+      sums.lossSum,
+      sums.correct,
+      sums.count,
+      ...sums.confusion.flat(),
+    ]);
+    const probabilities = await group.gather(sums.probabilities.data);
+    labels = [...(await group.gather(labels))];
+    const lines = Buffer.from(await group.gather(Buffer.from(`${JSON.stringify(skipped)}\n`))).toString('utf8');
+    skipped = lines
+      .trimEnd()
+      .split('\n')
+      .flatMap((line) => JSON.parse(line) as SkippedImage[]);
+    sums = {
+      lossSum,
+      correct,
+      count,
+      confusion: Array.from({ length: classes }, (_, i) => confusion.slice(i * classes, (i + 1) * classes)),
+      probabilities: { data: Float32Array.from(probabilities), shape: [count, classes] },
+    };
+  }
   const score: SplitScore = {
     loss: sums.count === 0 ? Number.NaN : sums.lossSum / sums.count,
     accuracy: sums.count === 0 ? Number.NaN : sums.correct / sums.count,
     count: sums.count,
   };
-  return { score, sums, labels, skipped: loader.skipped };
+  return { score, sums, labels, skipped };
 }
 
 /** The index of config.positiveClass, or the last class when it is null. */
@@ -61,9 +97,10 @@ export async function testReport(
   samples: Sample[],
   batchSize: number,
   positiveClass: string | null,
+  group?: ProcessGroup,
 ): Promise<TestReport> {
   const { classes } = dataset.splits;
-  const { score, sums, labels, skipped } = await scoreSplit(model, dataset, samples, batchSize);
+  const { score, sums, labels, skipped } = await scoreSplit(model, dataset, samples, batchSize, group);
   const metrics = classificationMetrics(
     sums.confusion,
     sums.probabilities.data,

@@ -32,6 +32,36 @@ export class ProcessGroup {
     return this.native.worldSize;
   }
 
+  /** The element-wise sum of every rank's `values` (each rank passes as many), on every rank. */
+  sum(values: ArrayLike<number>): Promise<Float64Array> {
+    return this.native.sum(Float64Array.from(values));
+  }
+
+  /** Resolves once every rank has called it: what one rank wrote before it, the others can read after. */
+  async barrier(): Promise<void> {
+    await this.sum([0]);
+  }
+
+  /** Every rank's `values`, one after another in rank order, on every rank (their lengths may differ). */
+  async gather(values: ArrayLike<number>): Promise<Float64Array> {
+    const lengths = new Float64Array(this.worldSize);
+    lengths[this.rank] = values.length;
+    const counts = await this.sum(lengths);
+    const offset = counts.subarray(0, this.rank).reduce((a, b) => a + b, 0);
+    const all = new Float64Array(counts.reduce((a, b) => a + b, 0));
+    all.set(values, offset);
+    return await this.sum(all);
+  }
+
+  /** Rank 0's `text` on every rank (the others pass anything): its length, then its UTF-8 bytes, summed. */
+  async fromRankZero(text: string): Promise<string> {
+    const mine = this.rank === 0 ? Buffer.from(text, 'utf8') : Buffer.alloc(0);
+    const [length = 0] = await this.sum([mine.length]);
+    const bytes = new Float64Array(length);
+    bytes.set(mine);
+    return Buffer.from(await this.sum(bytes)).toString('utf8');
+  }
+
   /** Seconds this rank spent in collectives (waiting for the others included) and the bytes they moved, so far. */
   communication(): Communication {
     return this.native.communication();

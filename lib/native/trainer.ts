@@ -128,6 +128,15 @@ export class Trainer {
     return this.withModels(() => this.native.takeMetrics());
   }
 
+  /**
+   * With a processGroup, rank 0's BatchNorm buffers into every rank (and, before the first step, its
+   * parameters): each rank's running statistics last followed its own batch, so an evaluation on every
+   * rank's shard needs this first to score rank 0's model. Every rank must call it; alone, nothing.
+   */
+  syncFromRankZero(): Promise<void> {
+    return this.withModels(() => this.native.syncFromRankZero());
+  }
+
   /** Writes model, optimizer state and `info` (JSON) to one safetensors file, atomically. */
   saveCheckpoint(path: string, extra: { epoch: number; config?: unknown }): Promise<void> {
     const info: CheckpointInfo = {

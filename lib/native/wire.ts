@@ -211,6 +211,7 @@ export interface NativeProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
   communication(): Communication;
+  sum(values: Float64Array): Promise<Float64Array>;
 }
 
 /** Time in collectives and the bytes they moved since the group was made. */
@@ -243,6 +244,7 @@ export interface NativeTrainer {
   studentStep: NativeStep;
   distillStep: NativeStep;
   takeMetrics(): Promise<StepMetrics>;
+  syncFromRankZero(): Promise<void>;
   saveCheckpoint(path: string, metadataJson: string): Promise<void>;
   loadCheckpoint(path: string): Promise<string>;
   /** Drops the optimizer state (E_RELEASED after); the models stay. */

@@ -1,7 +1,9 @@
 // One training phase (teacher, student alone, or distillation) from first batch to test metrics:
 // the epoch loop with its schedule, validation, best-on-validation weights, early stopping,
 // progress, checkpoints after every epoch, and a clean stop on abort that --resume continues
-// exactly (same batches, same flips, same weights as a run that was never stopped).
+// exactly (same batches, same flips, same weights as a run that was never stopped). With a process
+// group, every rank runs this loop on its shard of each global batch, validation and test sharded and
+// summed, and rank 0 alone writes the run folder; the others read what it wrote after a barrier.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PhaseConfig } from '../config/schema.js';
@@ -14,6 +16,7 @@ import { scoreSplit, type TestReport, testReport } from '../metrics/score.js';
 import type { ModelDescription } from '../model-file.js';
 import { releaseCpuBlockCache } from '../native/addon.js';
 import type { Model, ResolvedPrecision } from '../native/model.js';
+import type { ProcessGroup } from '../native/process-group.js';
 import { type PixelBatch, Trainer, type TrainerOptions } from '../native/trainer.js';
 import { intactCheckpoint, saveCheckpointFile } from './checkpoint-file.js';
 import type { EpochRecord, ProgressEvent } from './progress.js';
@@ -61,6 +64,8 @@ export interface PhaseSetup {
   signal?: AbortSignal | undefined;
   onProgress?: ((event: ProgressEvent) => void) | undefined;
   teacherOutputs?: TeacherOutputsInfo | null;
+  /** Train data-parallel with these ranks (each calls runPhase with the same setup but its group). */
+  group?: ProcessGroup | undefined;
 }
 
 /** Where the loop stands; saved in every checkpoint. */
@@ -86,6 +91,8 @@ const freshState = (): LoopState => ({
 });
 
 const METRICS_INTERVAL_MS = 1000;
+// With a process group the ranks read their summed metrics together: after a fixed number of batches.
+const METRICS_INTERVAL_BATCHES = 20;
 
 export async function runPhase(setup: PhaseSetup): Promise<PhaseResult> {
   const { phase, run, dataset, model } = setup;
@@ -113,29 +120,48 @@ interface Loop {
   /** Saves model, optimizer and `state` to the phase's last.safetensors. */
   save: () => Promise<void>;
   emit: (event: ProgressEvent) => void;
+  /** This process writes the run folder: no group, or rank 0 of it. */
+  writes: boolean;
 }
 
 async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Promise<PhaseResult> {
   const { phase, run, dataset, model } = setup;
   const phaseConfig: PhaseConfig = run.config[phase];
   const views = phase === 'distill' ? run.config.distill.teacherViews : 'live';
-  const loader = trainLoader(dataset, phaseConfig, run.config.seed, store, views);
+  const { group } = setup;
+  if (group && phaseConfig.batchSize % group.worldSize !== 0) {
+    throw new KdtorchError(
+      'E_INVALID_CONFIG',
+      `${phase}.batchSize ${phaseConfig.batchSize} is the global batch, shared by ${group.worldSize} ranks: make it a multiple of ${group.worldSize}`,
+      { field: `${phase}.batchSize` },
+    );
+  }
+  const shard = group ? { rank: group.rank, count: group.worldSize } : undefined;
+  const loader = trainLoader(dataset, phaseConfig, run.config.seed, store, views, shard);
   const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, loader.batchCount);
   // Its optimizer state is freed when the phase ends, not when V8 gets to it.
-  await using trainer = await Trainer.create(model, { ...setup.trainer, schedule });
+  await using trainer = await Trainer.create(model, {
+    ...setup.trainer,
+    schedule,
+    ...(group ? { processGroup: group } : {}),
+  });
+  const writes = !group || group.rank === 0;
   const checkpoint = run.checkpoint(phase);
-  fs.mkdirSync(path.dirname(checkpoint), { recursive: true });
+  if (writes) fs.mkdirSync(path.dirname(checkpoint), { recursive: true });
   const loop: Loop = {
     setup,
     phaseConfig,
     loader,
     trainer,
     state: freshState(),
-    save: () =>
-      saveCheckpointFile(checkpoint, (file) =>
+    save: async () => {
+      if (!writes) return;
+      await saveCheckpointFile(checkpoint, (file) =>
         trainer.saveCheckpoint(file, { epoch: loop.state.epoch, config: { loop: loop.state } }),
-      ),
+      );
+    },
     emit: setup.onProgress ?? (() => {}),
+    writes,
   };
   const resumeFrom = setup.resume
     ? intactCheckpoint(checkpoint, (message) =>
@@ -152,7 +178,7 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
       );
     }
     loop.state = saved.loop;
-    run.rewriteMetrics(phase, loop.state.history);
+    if (writes) run.rewriteMetrics(phase, loop.state.history);
   }
   const { state } = loop;
   const resumed = state.epoch > 0 || state.batch > 0;
@@ -184,7 +210,7 @@ async function takeMetrics({ trainer, state }: Loop): Promise<void> {
  */
 async function trainEpoch(loop: Loop): Promise<number> {
   const { setup, phaseConfig, loader, trainer, state, emit } = loop;
-  const { phase, run, signal } = setup;
+  const { phase, run, signal, group } = setup;
   const batches = loader.batchCount;
   const started = performance.now();
   const doneBefore = state.partial.trainSeconds;
@@ -194,10 +220,11 @@ async function trainEpoch(loop: Loop): Promise<number> {
     await setup.step(trainer, batch);
     loader.recycle(batch);
     state.batch++;
-    images += batch.labels.length;
+    images += batch.labels.length * (group?.worldSize ?? 1); // every rank's share of the batch
     const now = performance.now();
     // Reading the loss waits for the device, so it is refreshed at most once a second.
-    if (now - lastRead >= METRICS_INTERVAL_MS || state.batch === batches) {
+    const readNow = group ? state.batch % METRICS_INTERVAL_BATCHES === 0 : now - lastRead >= METRICS_INTERVAL_MS;
+    if (readNow || state.batch === batches) {
       lastRead = now;
       await takeMetrics(loop);
     }
@@ -213,7 +240,9 @@ async function trainEpoch(loop: Loop): Promise<number> {
       imagesPerSecond: images / Math.max(seconds, 1e-9),
       etaSeconds: (seconds / state.batch) * ((phaseConfig.epochs - state.epoch) * batches - state.batch),
     });
-    if (signal?.aborted) {
+    // Ranks stop together, after the same batch: any rank's signal stops them all.
+    const stop = group ? ((await group.sum([signal?.aborted ? 1 : 0]))[0] ?? 0) > 0 : signal?.aborted;
+    if (stop) {
       await takeMetrics(loop);
       state.partial.trainSeconds = doneBefore + (performance.now() - started) / 1000;
       await loop.save();
@@ -234,9 +263,10 @@ async function trainEpoch(loop: Loop): Promise<number> {
 /** What an epoch's end records: validation, the best weights so far, early stopping, the checkpoint. */
 async function endEpoch(loop: Loop, trainSeconds: number): Promise<void> {
   const { setup, phaseConfig, trainer, state } = loop;
-  const { phase, run, dataset, model, description } = setup;
+  const { phase, run, dataset, model, description, group } = setup;
   const validated = performance.now();
-  const { score } = await scoreSplit(model, dataset, dataset.val, phaseConfig.batchSize);
+  if (group) await trainer.syncFromRankZero(); // every rank scores rank 0's model, the one saved below
+  const { score } = await scoreSplit(model, dataset, dataset.val, phaseConfig.batchSize, group);
   const { partial } = state;
   const record: EpochRecord = {
     phase,
@@ -259,27 +289,34 @@ async function endEpoch(loop: Loop, trainSeconds: number): Promise<void> {
   const gained = best === null || record.valAccuracy > best.valAccuracy + minDelta(phaseConfig);
   if (isBest) {
     state.best = { epoch: record.epoch, valAccuracy: record.valAccuracy, valLoss: record.valLoss };
-    await model.saveWeights(run.best(phase), description);
+    if (loop.writes) await model.saveWeights(run.best(phase), description);
   }
   state.epochsWithoutGain = gained ? 0 : state.epochsWithoutGain + 1;
   const { earlyStopping } = phaseConfig;
   state.stoppedEarly = earlyStopping !== false && state.epochsWithoutGain >= earlyStopping.patience;
   state.history.push(record);
-  run.appendMetrics(record);
+  if (loop.writes) run.appendMetrics(record);
   loop.emit({ type: 'epoch', ...record, epochs: phaseConfig.epochs, best: isBest });
   loop.state = { ...state, epoch: state.epoch + 1, batch: 0, partial: freshState().partial };
   await loop.save();
+  await group?.barrier(); // the best weights and the checkpoint on disk before any rank reads them
 }
 
 /** The phase's result: test metrics and latency of the best weights, not the last; saved as result.json. */
-async function finishPhase({ setup, phaseConfig, loader, state, emit }: Loop): Promise<PhaseResult> {
-  const { phase, run, dataset, model, description } = setup;
+async function finishPhase({ setup, phaseConfig, loader, state, emit, writes }: Loop): Promise<PhaseResult> {
+  const { phase, run, dataset, model, description, group } = setup;
   const { config } = run;
   await model.loadWeights(run.best(phase));
   const test =
     dataset.splits.test.length > 0
-      ? await testReport(model, dataset, dataset.splits.test, phaseConfig.batchSize, config.positiveClass)
+      ? await testReport(model, dataset, dataset.splits.test, phaseConfig.batchSize, config.positiveClass, group)
       : null;
+  if (!writes) {
+    await group?.barrier(); // rank 0 measures the latency and writes the result
+    const result = run.readResult<PhaseResult>(phase) as PhaseResult;
+    emit({ type: 'phase', phase, state: 'done', runDir: run.dir, message: summary(result) });
+    return result;
+  }
   const result: PhaseResult = {
     phase,
     runDir: run.dir,
@@ -300,6 +337,7 @@ async function finishPhase({ setup, phaseConfig, loader, state, emit }: Loop): P
     ...(setup.teacherOutputs === undefined ? {} : { teacherOutputs: setup.teacherOutputs }),
   };
   run.writeResult(phase, result);
+  await group?.barrier();
   emit({ type: 'phase', phase, state: 'done', runDir: run.dir, message: summary(result) });
   return result;
 }

@@ -44,7 +44,8 @@ Napi::Function ProcessGroupWrap::define(Napi::Env env) {
   return DefineClass(
       env, "NativeProcessGroup",
       {InstanceAccessor<&ProcessGroupWrap::rank>("rank"), InstanceAccessor<&ProcessGroupWrap::worldSize>("worldSize"),
-       InstanceMethod<&ProcessGroupWrap::communication>("communication")});
+       InstanceMethod<&ProcessGroupWrap::communication>("communication"),
+       InstanceMethod<&ProcessGroupWrap::sum>("sum")});
 }
 
 ProcessGroupWrap::ProcessGroupWrap(const Napi::CallbackInfo& args) : Napi::ObjectWrap<ProcessGroupWrap>(args) {
@@ -79,6 +80,28 @@ Napi::Value ProcessGroupWrap::communication(const Napi::CallbackInfo& args) {
   out.Set("bytes", static_cast<double>(c.bytes));
   out.Set("collectives", static_cast<double>(c.collectives));
   return out;
+}
+
+// sum(values: Float64Array) → Promise<Float64Array>: the element-wise sum over the ranks, every rank
+// calling it with as many values (the epoch loop's validation sums, its stop flag, rank 0's run folder).
+Napi::Value ProcessGroupWrap::sum(const Napi::CallbackInfo& args) {
+  Napi::Env env = args.Env();
+  if (!args[0].IsTypedArray() || args[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw makeError(env, "E_INVALID_ARGUMENT", "sum: values must be a Float64Array");
+  }
+  auto array = args[0].As<Napi::Float64Array>();
+  auto values = torch::from_blob(array.Data(), {static_cast<int64_t>(array.ElementLength())}, torch::kFloat64).clone();
+  return PromiseJob<torch::Tensor>::start(
+      env,
+      [group = group_, values] {
+        group->sum(values);
+        return values;
+      },
+      [](Napi::Env env, torch::Tensor& summed) -> Napi::Value {
+        auto out = Napi::Float64Array::New(env, summed.numel());
+        std::memcpy(out.Data(), summed.data_ptr<double>(), summed.numel() * sizeof(double));
+        return out;
+      });
 }
 
 void registerProcessGroup(Napi::Env env, Napi::Object exports) {

@@ -21,6 +21,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   Napi::Value rank(const Napi::CallbackInfo& args);
   Napi::Value worldSize(const Napi::CallbackInfo& args);
   Napi::Value communication(const Napi::CallbackInfo& args);
+  Napi::Value sum(const Napi::CallbackInfo& args);
 
   std::shared_ptr<ProcessGroup> group_;
 };

@@ -79,6 +79,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                         InstanceMethod<&TrainerWrap::studentStep>("studentStep"),
                         InstanceMethod<&TrainerWrap::distillStep>("distillStep"),
                         InstanceMethod<&TrainerWrap::takeMetrics>("takeMetrics"),
+                        InstanceMethod<&TrainerWrap::syncFromRankZero>("syncFromRankZero"),
                         InstanceMethod<&TrainerWrap::saveCheckpoint>("saveCheckpoint"),
                         InstanceMethod<&TrainerWrap::loadCheckpoint>("loadCheckpoint"),
                         InstanceMethod<&TrainerWrap::dispose>("dispose")});
@@ -182,6 +183,18 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           return out;
         },
         busy, {Value()});
+  }
+
+  Napi::Value syncFromRankZero(const Napi::CallbackInfo& args) {
+    auto trainer = live(args.Env());
+    auto busy = acquireAll(args.Env(), flags(), "this trainer's model");
+    return PromiseJob<bool>::start(
+        args.Env(),
+        [trainer] {
+          trainer->syncFromRankZero();
+          return true;
+        },
+        [](Napi::Env env, bool&) { return env.Undefined(); }, busy, {Value()});
   }
 
   // One safetensors file: the model's state_dict under "model.", the optimizer's under "optimizer.",

@@ -52,6 +52,10 @@ class Trainer {
   void distillStep(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& teacherLogits = {});
 
   Metrics takeMetrics();  // reads the device once and resets the sums
+  // With a process group, rank 0's values in every rank: the first time every parameter and buffer, after
+  // that the buffers. Before each training forward (DDP's broadcast_buffers), and before an evaluation:
+  // after a step each rank's BatchNorm statistics hold its own last batch. Without a group, nothing.
+  void syncFromRankZero();
   void setLearningRate(double lr);
   double learningRate() const;
 
@@ -81,9 +85,6 @@ class Trainer {
 
   std::shared_ptr<Model> model_, teacher_;
   TrainerSpec spec_;
-  // Before a training forward with a process group: the first time every parameter and buffer from rank 0,
-  // after that the buffers.
-  void syncFromRankZero();
 
   std::unique_ptr<FusedOptimizer> optimizer_;
   std::vector<torch::Tensor> trainable_;  // the optimizer's parameters, whose gradients the ranks average

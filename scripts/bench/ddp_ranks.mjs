@@ -2,22 +2,13 @@
 // and `npm run bench -- ddp`: a free loopback port for the rendezvous, torchrun's variables for each rank,
 // and one scripts/bench/ddp_worker.mjs process per rank.
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../dist/lib/cli/launcher.js';
+
+export { freePort };
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ddp_worker.mjs');
-
-/** A port nothing listens on now (the OS's choice), for one run's rendezvous. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** What torchrun gives rank `rank` of `worldSize` on this machine. */
 export function torchrunEnv(port, worldSize, rank) {

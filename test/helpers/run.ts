@@ -1,9 +1,10 @@
 // Runs the built CLI, npm or the venv's Python as child processes, for tests that need a fresh process.
-import { type SpawnSyncOptions, spawnSync } from 'node:child_process';
+import { type SpawnSyncOptions, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const VENV_PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
@@ -35,4 +36,42 @@ export function python<T>(script: string): T {
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `kdtorch-${prefix}-`));
+}
+
+/** `kdtorch ...args` (with --json) sent SIGINT at its first batch of epoch `epoch`, as Ctrl-C would be. */
+export function interruptAtEpoch(args: string[], epoch: number): Promise<Ran> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let interrupted = false;
+  const batchOfEpoch = new RegExp(`"type":"batch"[^\\n]*"epoch":${epoch}\\b`);
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+    if (!interrupted && batchOfEpoch.test(stdout)) {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  });
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+/**
+ * `stopped` (a `--json` teacher run into `output`, interrupted in its second epoch) exited 130 with its
+ * checkpoint and no result, and `kdtorch teacher --resume` in one process finishes it from epoch 2.
+ */
+export function expectResumable(stopped: Ran, output: string): void {
+  expect(stopped.status, stopped.stderr).toBe(130);
+  expect(fs.existsSync(path.join(output, 'teacher', 'last.safetensors'))).toBe(true);
+  expect(fs.existsSync(path.join(output, 'teacher', 'result.json'))).toBe(false);
+  const resumed = kdtorch(['teacher', '--resume', output, '--json']);
+  expect(resumed.status, resumed.stderr).toBe(0);
+  const lines = resumed.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  expect(lines.find((line) => line.type === 'batch')?.epoch).toBe(2);
+  expect(lines.at(-1).results[0].history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2]);
 }

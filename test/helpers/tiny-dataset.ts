@@ -22,6 +22,21 @@ export function tinyChestXray(perClass = { train: 12, test: 6 }): string {
   return root;
 }
 
+/** tinyConfig's data and batch settings as CLI flags (the epochs left to each command). */
+export const TINY_FLAGS = [
+  '--image-size',
+  '32',
+  '--batch-size',
+  '8',
+  '--device',
+  'cpu',
+  '--set',
+  'data.valFraction=0.25',
+];
+
+/** The latency a finished phase measures, cut to one batch size and one repeat. */
+export const FAST_LATENCY = ['--set', 'latency.batchSizes=[1]', '--set', 'latency.repeats=1'];
+
 /** The quick preset shrunk to 32² and two epochs of batches of 8, on the CPU. */
 export function tinyConfig(root: string, output: string, more: ConfigInput = {}): ConfigInput {
   const phase = { epochs: 2, batchSize: 8 };

@@ -1,0 +1,129 @@
+// `kdtorch teacher|distill … --nproc-per-node N` and `--nnodes`: whole phases on 2 Gloo ranks over
+// loopback, as users launch them. The per-step arithmetic against PyTorch DDP is distributed.test.ts's;
+// here, what the epoch loop adds: sharded batches, validation and test summed over the ranks (equal to a
+// single-process evaluation of the kept weights), one run folder written by rank 0, Ctrl-C, resuming on
+// another world size, and the launcher's exit codes.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../lib/cli/launcher.js';
+import { CLI, expectResumable, interruptAtEpoch, kdtorch, tempDir } from './helpers/run.js';
+import { FAST_LATENCY, TINY_FLAGS, tinyChestXray } from './helpers/tiny-dataset.js';
+
+// 36 training images in global batches of 8 (4 per rank), 12 validation, 16 test.
+const TINY = [...TINY_FLAGS, ...FAST_LATENCY];
+
+let data: string;
+beforeAll(() => {
+  data = tinyChestXray({ train: 24, test: 8 });
+});
+
+interface Scored {
+  accuracy: number;
+  loss: number;
+  count: number;
+  confusion: number[][];
+  rocAuc: number;
+}
+
+/** `kdtorch eval` of `model` on `split`, in one process. */
+function evaluateAlone(model: string, split: 'val' | 'test'): Scored {
+  const ran = kdtorch(['eval', '--model', model, '--data', data, '--split', split, '--json']);
+  expect(ran.status, ran.stderr).toBe(0);
+  return JSON.parse(ran.stdout.trim().split('\n').at(-1) ?? '{}').metrics;
+}
+
+/** `kdtorch teacher` on the tiny set for `epochs` epochs into `output`. */
+function teacherArgs(output: string, epochs: number): string[] {
+  return ['teacher', '--data', data, '--output', output, '--epochs', String(epochs), ...TINY];
+}
+
+function readJson<T>(file: string): T {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+}
+
+describe('kdtorch … --nproc-per-node 2', () => {
+  it('trains teacher and distilled student on 2 ranks: one run folder, metrics over both shards', () => {
+    const output = path.join(tempDir('launch'), 'run');
+    const teacher = kdtorch([...teacherArgs(output, 2), '--nproc-per-node', '2']);
+    expect(teacher.status, teacher.stderr).toBe(0);
+    // Rank 0 alone prints the table and writes the folder: one line per epoch, one result.
+    expect(teacher.stdout.match(/\| Teacher \(ResNet-18\)/g)).toHaveLength(1);
+    const history = fs.readFileSync(path.join(output, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(history.map((line) => JSON.parse(line).epoch)).toEqual([1, 2]);
+
+    // Validation and test were each rank's half, summed: the same as one process scoring the kept weights.
+    const result = readJson<{ bestEpoch: number; history: { valAccuracy: number; valLoss: number }[]; test: Scored }>(
+      path.join(output, 'teacher', 'result.json'),
+    );
+    const best = path.join(output, 'teacher', 'best.safetensors');
+    const val = evaluateAlone(best, 'val');
+    const kept = result.history[result.bestEpoch - 1];
+    expect(val.count).toBe(12);
+    expect(kept?.valAccuracy).toBe(val.accuracy);
+    expect(kept?.valLoss).toBeCloseTo(val.loss, 5);
+    const test = evaluateAlone(best, 'test');
+    expect(result.test.count).toBe(16);
+    expect(result.test.confusion).toEqual(test.confusion);
+    expect(result.test.rocAuc).toBeCloseTo(test.rocAuc, 6);
+    expect(result.test.loss).toBeCloseTo(test.loss, 5);
+
+    const distilled = kdtorch(['distill', '--resume', output, '--nproc-per-node', '2']);
+    expect(distilled.status, distilled.stderr).toBe(0);
+    const student = readJson<{ test: Scored }>(path.join(output, 'distill', 'result.json'));
+    expect(student.test.confusion).toEqual(
+      evaluateAlone(path.join(output, 'distill', 'best.safetensors'), 'test').confusion,
+    );
+  }, 300_000);
+
+  it('Ctrl-C to the launcher stops both ranks after the same batch, one checkpoint, exit 130; one process resumes', async () => {
+    const output = path.join(tempDir('launch'), 'run');
+    const stopped = await interruptAtEpoch([...teacherArgs(output, 2), '--json', '--nproc-per-node', '2'], 2);
+    // The checkpoint counts global batches, so any world size continues it: here one process.
+    expectResumable(stopped, output);
+  }, 300_000);
+
+  it('runs as two machines on loopback (--nnodes 2, one rank each) into one run folder', async () => {
+    const output = path.join(tempDir('launch'), 'run');
+    const port = String(await freePort());
+    const node = (rank: number) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const args = teacherArgs(output, 1);
+        const launch = [
+          '--nnodes',
+          '2',
+          '--node-rank',
+          String(rank),
+          '--master-addr',
+          '127.0.0.1',
+          '--master-port',
+          port,
+        ];
+        const child = spawn(process.execPath, [CLI, ...args, ...launch, '--nproc-per-node', '1'], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (chunk) => {
+          stderr += chunk;
+        });
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+    const [first, second] = await Promise.all([node(0), node(1)]);
+    expect(first?.code, first?.stderr).toBe(0);
+    expect(second?.code, second?.stderr).toBe(0);
+    expect(fs.readdirSync(path.dirname(output))).toEqual(['run']);
+    expect(fs.existsSync(path.join(output, 'teacher', 'result.json'))).toBe(true);
+  }, 300_000);
+
+  it('exits 2 for a global batch the ranks cannot share, and for machines without a master', () => {
+    const output = path.join(tempDir('launch'), 'run');
+    const odd = kdtorch([...teacherArgs(output, 1), '--batch-size', '7', '--nproc-per-node', '2']);
+    expect(odd.status).toBe(2);
+    expect(odd.stderr).toContain('teacher.batchSize 7 is the global batch, shared by 2 ranks: make it a multiple of 2');
+    const lost = kdtorch(['teacher', '--data', data, '--nnodes', '2', '--node-rank', '1']);
+    expect(lost.status).toBe(2);
+    expect(lost.stderr).toContain('needs --master-addr and --master-port');
+    expect(kdtorch(['demo', '--nproc-per-node', '2']).status).toBe(2);
+  });
+});
