@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../lib/cli/launcher.js';
-import { CLI, expectResumable, interruptAtEpoch, kdtorch, tempDir } from './helpers/run.js';
+import { CLI, expectResumable, interruptAtEpoch, kdtorch, ROOT, run, tempDir } from './helpers/run.js';
 import { FAST_LATENCY, TINY_FLAGS, tinyChestXray } from './helpers/tiny-dataset.js';
 
 // 36 training images in global batches of 8 (4 per rank), 12 validation, 16 test.
@@ -84,7 +84,7 @@ describe('kdtorch … --nproc-per-node 2', () => {
     expectResumable(stopped, output);
   }, 300_000);
 
-  it('runs as two machines on loopback (--nnodes 2, one rank each) into one run folder', async () => {
+  it('runs as two machines on loopback (--nnodes 2, one rank each) and under torchrun: one folder, the same run', async () => {
     const output = path.join(tempDir('launch'), 'run');
     const port = String(await freePort());
     const node = (rank: number) =>
@@ -100,8 +100,10 @@ describe('kdtorch … --nproc-per-node 2', () => {
           '--master-port',
           port,
         ];
+        // One thread per rank, as torchrun gives below: the same kernels, the same sums.
         const child = spawn(process.execPath, [CLI, ...args, ...launch, '--nproc-per-node', '1'], {
           stdio: ['ignore', 'ignore', 'pipe'],
+          env: { ...process.env, OMP_NUM_THREADS: '1' },
         });
         let stderr = '';
         child.stderr.on('data', (chunk) => {
@@ -113,8 +115,57 @@ describe('kdtorch … --nproc-per-node 2', () => {
     expect(first?.code, first?.stderr).toBe(0);
     expect(second?.code, second?.stderr).toBe(0);
     expect(fs.readdirSync(path.dirname(output))).toEqual(['run']);
-    expect(fs.existsSync(path.join(output, 'teacher', 'result.json'))).toBe(true);
+
+    // torchrun's workers are kdtorch's unchanged (its agent serves the store: c10d joins it), and train
+    // the same shards: the same run.
+    const torchrun = path.join(tempDir('launch'), 'run');
+    const ran = run(path.join(ROOT, '.venv', 'bin', 'torchrun'), [
+      '--nproc-per-node',
+      '2',
+      '--master-port',
+      String(await freePort()),
+      '--no-python',
+      process.execPath,
+      CLI,
+      ...teacherArgs(torchrun, 1),
+    ]);
+    expect(ran.status, ran.stderr).toBe(0);
+    const [machines, torchrunResult] = [output, torchrun].map((dir) =>
+      readJson<{ history: { trainLoss: number; valLoss: number }[]; test: Scored }>(
+        path.join(dir, 'teacher', 'result.json'),
+      ),
+    );
+    expect(torchrunResult?.test.confusion).toEqual(machines?.test.confusion);
+    expect(torchrunResult?.history[0]?.trainLoss).toBeCloseTo(machines?.history[0]?.trainLoss ?? Number.NaN, 6);
+    expect(torchrunResult?.history[0]?.valLoss).toBeCloseTo(machines?.history[0]?.valLoss ?? Number.NaN, 6);
   }, 300_000);
+
+  it('a rank killed mid-run (kill -9) stops the other and the launcher exits non-zero, without hanging', async () => {
+    const output = path.join(tempDir('launch'), 'run');
+    const launcher = spawn(process.execPath, [CLI, ...teacherArgs(output, 2), '--json', '--nproc-per-node', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let killed = false;
+    launcher.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      if (killed || !stdout.includes('"type":"batch"')) return;
+      killed = true;
+      // The launcher's children are the ranks; the last one started is rank 1.
+      const ranks = run('pgrep', ['-P', String(launcher.pid)])
+        .stdout.trim()
+        .split('\n')
+        .map(Number);
+      process.kill(Math.max(...ranks), 'SIGKILL');
+    });
+    const started = performance.now();
+    const code = await new Promise<number | null>((resolve) => launcher.on('close', resolve));
+    expect(killed).toBe(true);
+    expect(code).not.toBe(0);
+    expect(code).not.toBe(130);
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(fs.existsSync(path.join(output, 'teacher', 'result.json'))).toBe(false);
+  }, 120_000);
 
   it('exits 2 for a global batch the ranks cannot share, and for machines without a master', () => {
     const output = path.join(tempDir('launch'), 'run');
