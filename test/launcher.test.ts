@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../lib/cli/launcher.js';
+import { maxAbsDiff } from './helpers/reference.js';
 import { CLI, expectResumable, interruptAtEpoch, kdtorch, ROOT, run, tempDir } from './helpers/run.js';
 import { FAST_LATENCY, TINY_FLAGS, tinyChestXray } from './helpers/tiny-dataset.js';
 
@@ -37,6 +38,10 @@ function evaluateAlone(model: string, split: 'val' | 'test'): Scored {
 /** `kdtorch teacher` on the tiny set for `epochs` epochs into `output`. */
 function teacherArgs(output: string, epochs: number): string[] {
   return ['teacher', '--data', data, '--output', output, '--epochs', String(epochs), ...TINY];
+}
+
+function floats(bytes: Buffer): Float32Array {
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
 function readJson<T>(file: string): T {
@@ -71,6 +76,28 @@ describe('kdtorch … --nproc-per-node 2', () => {
 
     const distilled = kdtorch(['distill', '--resume', output, '--nproc-per-node', '2']);
     expect(distilled.status, distilled.stderr).toBe(0);
+    // The teacher-output cache the two ranks computed in halves is the one a single process computes.
+    const cacheDir = path.join(output, 'teacher', 'teacher-outputs');
+    const [cacheFile = ''] = fs.readdirSync(cacheDir);
+    const shared = floats(fs.readFileSync(path.join(cacheDir, cacheFile)));
+    fs.rmSync(cacheDir, { recursive: true });
+    const alone = kdtorch([
+      'distill',
+      '--data',
+      data,
+      '--teacher',
+      best,
+      '--output',
+      `${output}-alone`,
+      '--epochs',
+      '1',
+      ...TINY,
+    ]);
+    expect(alone.status, alone.stderr).toBe(0);
+    const computed = floats(fs.readFileSync(path.join(cacheDir, cacheFile)));
+    expect(shared.length).toBe(36 * 2 * 2); // images × views (the image and its flip) × classes
+    expect(shared.every((value) => value !== 0)).toBe(true);
+    expect(maxAbsDiff(shared, computed)).toBeLessThanOrEqual(1e-4);
     const student = readJson<{ test: Scored }>(path.join(output, 'distill', 'result.json'));
     expect(student.test.confusion).toEqual(
       evaluateAlone(path.join(output, 'distill', 'best.safetensors'), 'test').confusion,

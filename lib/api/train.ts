@@ -239,6 +239,7 @@ export async function distill(config: ConfigInput = {}, options: DistillOptions 
     c.distill.batchSize,
     teacherFile ? path.join(path.dirname(teacherFile), 'teacher-outputs') : null,
     { seed: c.seed, distill: c.distill },
+    options.processGroup,
   );
   const { info } = outputs;
   options.onProgress?.({

@@ -5,7 +5,7 @@ import type { Config, PhaseConfig } from '../config/schema.js';
 import { KdtorchError } from '../errors.js';
 import type { NativeAugmentSpec } from '../native/wire.js';
 import { nativeAugmentSpec, type ViewCount } from './augment.js';
-import { DataLoader } from './data-loader.js';
+import { DataLoader, type LoaderOptions } from './data-loader.js';
 import type { DecodeOptions } from './decode.js';
 import { DecodeCache } from './decode-cache.js';
 import type { Sample } from './image-folder.js';
@@ -57,13 +57,16 @@ export function phaseAugment(dataset: Dataset, phase: PhaseConfig): NativeAugmen
  * Training batches for one phase: seeded shuffle, flips and, when the phase augments, views (data.augment:
  * `views` per image, or 'live', a fresh one each epoch); from `store` when given (data.deviceCache).
  */
+/** One rank's share of a loader's samples (LoaderOptions.shard). */
+type Shard = NonNullable<LoaderOptions['shard']>;
+
 export function trainLoader(
   dataset: Dataset,
   phase: PhaseConfig,
   seed: number,
   store?: PixelStore,
   views: ViewCount = 'live',
-  shard?: { rank: number; count: number },
+  shard?: Shard,
 ): DataLoader {
   const { train } = dataset.splits;
   const spec = phaseAugment(dataset, phase);
@@ -87,8 +90,9 @@ export function trainLoader(
 }
 
 /** Evaluation batches: in order, unflipped. */
-export function evalLoader(dataset: Dataset, samples: Sample[], batchSize: number): DataLoader {
+export function evalLoader(dataset: Dataset, samples: Sample[], batchSize: number, shard?: Shard): DataLoader {
   return new DataLoader(samples, dataset.cache, {
+    ...(shard ? { shard } : {}),
     batchSize,
     shuffle: false,
     mean: dataset.data.mean,
@@ -104,8 +108,10 @@ export function viewLoader(
   batchSize: number,
   seed: number,
   spec: NativeAugmentSpec,
+  shard?: Shard,
 ): DataLoader {
   return new DataLoader(samples, dataset.cache, {
+    ...(shard ? { shard } : {}),
     batchSize,
     shuffle: false,
     seed,

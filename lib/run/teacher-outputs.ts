@@ -4,7 +4,9 @@
 // logits for a view never change: they are computed once per view, before the first epoch, and every
 // distillation step then costs a student step, the teacher and the student seeing the same pixels.
 // The file is keyed by the teacher's weights, the images, the transform and the views, and sits beside
-// the teacher's weights, so other distillations of that teacher (another α or T) reuse it.
+// the teacher's weights, so other distillations of that teacher (another α or T) reuse it. With a process
+// group each rank computes every N-th image's views and the ranks add their outputs up; rank 0 writes
+// the file.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +17,7 @@ import { DECODE_SETTINGS } from '../data/decode.js';
 import type { Sample } from '../data/image-folder.js';
 import type { PixelBatch } from '../native/batch.js';
 import type { Model } from '../native/model.js';
+import type { ProcessGroup } from '../native/process-group.js';
 
 export interface TeacherOutputsInfo {
   /** 'computed' this run, or read from `file`. */
@@ -56,6 +59,7 @@ export class TeacherOutputs {
    * there; otherwise runs the teacher over every view and saves them there.
    * @param teacherFile the teacher's weights file, hashed into the key (null: nothing is saved)
    * @param distill the phase's config: whether it augments, and its views per image (teacherViews, a number)
+   * @param group the ranks that share the work (every rank calls this with the same arguments)
    */
   static async load(
     teacher: Model,
@@ -65,6 +69,7 @@ export class TeacherOutputs {
     batchSize: number,
     directory: string | null,
     { seed, distill }: { seed: number; distill: Config['distill'] },
+    group?: ProcessGroup,
   ): Promise<TeacherOutputs> {
     const started = performance.now();
     const spec = phaseAugment(dataset, distill);
@@ -82,23 +87,28 @@ export class TeacherOutputs {
       bytes: expected * 4,
       seconds: (performance.now() - started) / 1000,
     });
-    if (file && fs.existsSync(file)) {
-      const bytes = fs.readFileSync(file);
-      if (bytes.length === expected * 4) {
-        const logits = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-        return new TeacherOutputs(logits, views, classes, info('file'));
-      }
+    const bytes = file && fs.existsSync(file) ? fs.readFileSync(file) : undefined;
+    const intact = bytes?.length === expected * 4;
+    // Every rank reads the file only if every rank has it (machines need not share a file system).
+    const everywhere = group ? (await group.sum([intact ? 1 : 0]))[0] === group.worldSize : intact;
+    if (bytes && everywhere) {
+      const logits = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      return new TeacherOutputs(logits, views, classes, info('file'));
     }
-    const logits = new Float32Array(expected);
+    let logits = new Float32Array(expected);
     await teacher.eval();
+    // A rank's share is padded to equal length with other ranks' images: only its own are kept.
+    const shard = group ? { rank: group.rank, count: group.worldSize } : undefined;
+    const mine = (index: number) => !shard || index % shard.count === shard.rank;
     const keep = (batch: PixelBatch, view: number, out: Float32Array) => {
       const indices = batch.indices as Uint32Array;
       for (let i = 0; i < indices.length; i++) {
-        logits.set(out.subarray(i * classes, (i + 1) * classes), ((indices[i] as number) * views + view) * classes);
+        const index = indices[i] as number;
+        if (mine(index)) logits.set(out.subarray(i * classes, (i + 1) * classes), (index * views + view) * classes);
       }
     };
     if (spec) {
-      const loader = viewLoader(dataset, samples, batchSize, seed, spec);
+      const loader = viewLoader(dataset, samples, batchSize, seed, spec, shard);
       for (let view = 0; view < views; view++) {
         for await (const batch of loader.epoch(0, 0, view)) {
           keep(batch, view, (await teacher.forward(batch)).data);
@@ -106,7 +116,7 @@ export class TeacherOutputs {
         }
       }
     } else {
-      const loader = evalLoader(dataset, [...samples], batchSize);
+      const loader = evalLoader(dataset, [...samples], batchSize, shard);
       for await (const batch of loader.epoch(0)) {
         for (let view = 0; view < views; view++) {
           keep(
@@ -118,7 +128,8 @@ export class TeacherOutputs {
         loader.recycle(batch);
       }
     }
-    if (file) writeFileAtomicSync(file, new Uint8Array(logits.buffer));
+    if (group) logits = Float32Array.from(await group.sum(logits));
+    if (file && (!group || group.rank === 0)) writeFileAtomicSync(file, new Uint8Array(logits.buffer));
     return new TeacherOutputs(logits, views, classes, info('computed'));
   }
 }
