@@ -142,6 +142,8 @@ describe('bad config values', () => {
     ],
     ['teacher views out of range', { ...ROOT, distill: { teacherViews: 0 } }, 'distill.teacherViews', /0.*>=1/],
     ['model selection', { ...ROOT, student: { select: 'ema' } }, 'student.select', /"ema".*"best"\|"last"/],
+    ['threads per rank', { ...ROOT, distributed: { threadsPerRank: 0 } }, 'distributed.threadsPerRank', /0.*>0/],
+    ['a rank timeout too short', { ...ROOT, distributed: { timeoutMs: 10 } }, 'distributed.timeoutMs', /10.*>=1000/],
   ];
   for (const [name, input, field, message] of cases) {
     it(`${name}: names ${field}`, () => {

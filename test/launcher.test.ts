@@ -5,9 +5,10 @@
 // another world size, and the launcher's exit codes.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../lib/cli/launcher.js';
+import { freePort, rankEnv } from '../lib/cli/launcher.js';
 import { maxAbsDiff } from './helpers/reference.js';
 import { CLI, expectResumable, interruptAtEpoch, kdtorch, ROOT, run, tempDir } from './helpers/run.js';
 import { FAST_LATENCY, TINY_FLAGS, tinyChestXray } from './helpers/tiny-dataset.js';
@@ -193,6 +194,44 @@ describe('kdtorch … --nproc-per-node 2', () => {
     expect(performance.now() - started).toBeLessThan(30_000);
     expect(fs.existsSync(path.join(output, 'teacher', 'result.json'))).toBe(false);
   }, 120_000);
+
+  it('gives each rank torchrun’s variables and distributed.threadsPerRank threads, unless OMP_NUM_THREADS is set', () => {
+    const launch = { nprocPerNode: 2, nnodes: 3, nodeRank: 1, masterAddr: '10.0.0.1', masterPort: 29500 };
+    expect(rankEnv(launch, 1, 3, {})).toEqual({
+      RANK: '3',
+      WORLD_SIZE: '6',
+      LOCAL_RANK: '1',
+      LOCAL_WORLD_SIZE: '2',
+      MASTER_ADDR: '10.0.0.1',
+      MASTER_PORT: '29500',
+      OMP_NUM_THREADS: '3',
+    });
+    expect(rankEnv(launch, 0, 'auto', {}).OMP_NUM_THREADS).toBe(
+      String(Math.max(1, Math.floor(os.availableParallelism() / 2))),
+    );
+    expect(rankEnv(launch, 0, 3, { OMP_NUM_THREADS: '5' }).OMP_NUM_THREADS).toBe('5');
+  });
+
+  it('a machine whose peers never come fails with E_DISTRIBUTED after distributed.timeoutMs, exit 1', async () => {
+    const output = path.join(tempDir('launch'), 'run');
+    const started = performance.now();
+    const alone = kdtorch([
+      ...teacherArgs(output, 1),
+      '--set',
+      'distributed.timeoutMs=2000',
+      '--nnodes',
+      '2',
+      '--node-rank',
+      '0',
+      '--master-addr',
+      '127.0.0.1',
+      '--master-port',
+      String(await freePort()),
+    ]);
+    expect(alone.status).toBe(1);
+    expect(alone.stderr).toContain('[E_DISTRIBUTED]');
+    expect(performance.now() - started).toBeLessThan(20_000); // not the default 60 s
+  }, 60_000);
 
   it('exits 2 for a global batch the ranks cannot share, and for machines without a master', () => {
     const output = path.join(tempDir('launch'), 'run');

@@ -67,9 +67,20 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** What torchrun gives local rank `localRank` of `launch` (OMP_NUM_THREADS: the cores shared out, unless set). */
-export function rankEnv(launch: Launch & { masterPort: number }, localRank: number, env = process.env) {
-  const threads = Math.max(1, Math.floor(os.availableParallelism() / launch.nprocPerNode));
+/**
+ * What torchrun gives local rank `localRank` of `launch`, with OMP_NUM_THREADS from `threadsPerRank`
+ * (config distributed.threadsPerRank; 'auto': the cores shared out) unless the environment sets it.
+ */
+export function rankEnv(
+  launch: Launch & { masterPort: number },
+  localRank: number,
+  threadsPerRank: number | 'auto',
+  env = process.env,
+) {
+  const threads =
+    threadsPerRank === 'auto'
+      ? Math.max(1, Math.floor(os.availableParallelism() / launch.nprocPerNode))
+      : threadsPerRank;
   return {
     RANK: String(launch.nodeRank * launch.nprocPerNode + localRank),
     WORLD_SIZE: String(launch.nnodes * launch.nprocPerNode),
@@ -88,7 +99,7 @@ export function rankEnv(launch: Launch & { masterPort: number }, localRank: numb
  * terminal's Ctrl-C does not reach them twice (a second one quits a rank without its checkpoint). When a
  * rank fails, the others are stopped, as torchrun does.
  */
-export async function launchRanks(launch: Launch, argv: string[]): Promise<number> {
+export async function launchRanks(launch: Launch, argv: string[], threadsPerRank: number | 'auto'): Promise<number> {
   const masterPort = launch.masterPort ?? (await freePort());
   const children: ChildProcess[] = [];
   let interrupted = false;
@@ -105,7 +116,7 @@ export async function launchRanks(launch: Launch, argv: string[]): Promise<numbe
     const codes = await Promise.all(
       Array.from({ length: launch.nprocPerNode }, (_, localRank) => {
         const child = spawn(process.execPath, [process.argv[1] as string, ...argv], {
-          env: { ...process.env, ...rankEnv({ ...launch, masterPort }, localRank) },
+          env: { ...process.env, ...rankEnv({ ...launch, masterPort }, localRank, threadsPerRank) },
           stdio: 'inherit',
           detached: true,
         });

@@ -55,12 +55,6 @@ export async function runTraining(command: Command, args: string[]): Promise<num
     strict: true,
     tokens: true,
   });
-  const launch = launchFromFlags(values);
-  if (launch) {
-    if (command === 'demo')
-      throw new UsageError('kdtorch demo runs in one process; launch teacher, student or distill');
-    return await launchRanks(launch, [command, ...withoutLaunchFlags(normalised, tokens)]);
-  }
   const phases = command === 'demo' ? (['teacher', 'student', 'distill'] as const) : ([command] as const);
   let input: ConfigInput = configFromFlags(values, phases);
   if (command === 'demo') {
@@ -69,14 +63,28 @@ export async function runTraining(command: Command, args: string[]): Promise<num
   if (values.teacher !== undefined) input = { ...input, distill: { ...input.distill, teacher: values.teacher } };
   const json = values.json === true;
   const source = values.config ? `${values.config} and flags` : 'flags';
+  const resolved = () => (values.resume ? RunFolder.open(values.resume).config : resolveConfig(input, source));
+  const launch = launchFromFlags(values);
+  if (launch) {
+    if (command === 'demo') {
+      throw new UsageError('kdtorch demo runs in one process; launch teacher, student or distill');
+    }
+    const { threadsPerRank } = resolved().distributed;
+    return await launchRanks(launch, [command, ...withoutLaunchFlags(normalised, tokens)], threadsPerRank);
+  }
   if (values['print-config']) {
-    const config = values.resume ? RunFolder.open(values.resume).config : resolveConfig(input, source);
+    const config = resolved();
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     return;
   }
   // A rank started by a launcher (this one, torchrun, srun) finds where to meet the others in its environment.
-  const processGroup = process.env.WORLD_SIZE === undefined ? undefined : await joinProcessGroup();
-  if (processGroup && command === 'demo') throw new UsageError('kdtorch demo runs in one process, not as a rank');
+  if (process.env.WORLD_SIZE !== undefined && command === 'demo') {
+    throw new UsageError('kdtorch demo runs in one process, not as a rank');
+  }
+  const processGroup =
+    process.env.WORLD_SIZE === undefined
+      ? undefined
+      : await joinProcessGroup({ timeoutMs: resolved().distributed.timeoutMs });
   const speaks = !processGroup || processGroup.rank === 0; // one rank prints progress and results
   const progress = consoleProgress(json ? { json, stream: process.stdout } : {});
   const { signal, dispose } = interruptSignal((line) => speaks && process.stderr.write(`\n${line}\n`));
@@ -91,7 +99,7 @@ export async function runTraining(command: Command, args: string[]): Promise<num
     if (command === 'demo') {
       // One run folder and one decode cache for the three phases: the first call makes the
       // folder, the others continue it.
-      const config = values.resume ? RunFolder.open(values.resume).config : resolveConfig(input, source);
+      const config = resolved();
       const dataset = await openDataset(config.data, config.seed);
       runDir = (await trainTeacher(input, { ...options, dataset })).runDir;
       const same = { ...options, dataset, resume: runDir };

@@ -246,6 +246,15 @@ export const configSchema = z
         }),
       })
       .strict(),
+    /** Data-parallel runs (docs/scaling-out.md). Which ranks there are and where they meet come from the launch (--nproc-per-node, --nnodes, or torchrun's variables), not from here. */
+    distributed: z
+      .object({
+        /** How long joining and each collective wait for the other ranks before failing with E_DISTRIBUTED (a rank that died, a master nobody serves). */
+        timeoutMs: z.number().int().min(1000).max(3_600_000),
+        /** CPU threads of each rank kdtorch's launcher starts: 'auto' shares the machine's cores between its ranks. An OMP_NUM_THREADS in the environment wins, as under torchrun. */
+        threadsPerRank: z.union([positiveInt, z.literal('auto')], { error: "use a number of threads or 'auto'" }),
+      })
+      .strict(),
     latency: z
       .object({
         batchSizes: z.array(positiveInt).min(1),

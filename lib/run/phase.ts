@@ -136,6 +136,13 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
       { field: `${phase}.batchSize` },
     );
   }
+  if (group && !model.device.startsWith('cpu')) {
+    throw new KdtorchError(
+      'E_INVALID_CONFIG',
+      `device ${model.device}: data-parallel ranks train on the CPU for now (Gloo); NCCL for CUDA devices is not wired in yet. Use --device cpu, or one process on the GPU`,
+      { field: 'device' },
+    );
+  }
   const shard = group ? { rank: group.rank, count: group.worldSize } : undefined;
   const loader = trainLoader(dataset, phaseConfig, run.config.seed, store, views, shard);
   const schedule = scheduleInSteps(phaseConfig.schedule, phaseConfig.epochs, loader.batchCount);

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../atomic-write.js';
+import { PRESETS } from '../config/presets.js';
 import { withCurrentNames } from '../config/resolve.js';
 import type { Config } from '../config/schema.js';
 import type { SplitRecord } from '../data/splits.js';
@@ -72,7 +73,13 @@ export class RunFolder {
         },
       );
     }
-    return new RunFolder(path.resolve(dir), withCurrentNames(readJson<Config>(file) as Config, file));
+    const saved = readJson<Config>(file) as Config;
+    // A run saved before the config had a `distributed` section ran with what are now its defaults.
+    const config: Config = {
+      ...saved,
+      distributed: saved.distributed ?? PRESETS[saved.preset]?.distributed ?? PRESETS.article.distributed,
+    };
+    return new RunFolder(path.resolve(dir), withCurrentNames(config, file));
   }
 
   /**
