@@ -67,6 +67,7 @@ async function compareWithDdp(kind: 'teacherStep' | 'distillStep', options: Trai
     againstPyTorch: [0, 1].map((r) => largest(compared(ours(r), theirs.replace('RANK', String(r))))),
     betweenRanks: largest(compared(ours(0), ours(1)), parameters),
     metrics: ranks.map((ran) => JSON.parse(ran.stdout.trim().split('\n').at(-1) ?? '{}').metrics),
+    communication: ranks.map((ran) => JSON.parse(ran.stdout.trim().split('\n').at(-1) ?? '{}').communication),
   };
 }
 
@@ -74,7 +75,7 @@ describe('data-parallel steps over Gloo, 2 ranks on loopback', () => {
   // test/steps.test.ts's teacher settings: from a random ResNet-18, larger or more steps (lr 0.05, 3 steps)
   // grow float rounding between any two implementations past 1e-5 (3e-3 here, the two ranks still equal).
   it('teacher steps: every parameter and buffer within 1e-5 of PyTorch DistributedDataParallel', async () => {
-    const { againstPyTorch, betweenRanks, metrics } = await compareWithDdp(
+    const { againstPyTorch, betweenRanks, metrics, communication } = await compareWithDdp(
       'teacherStep',
       {
         optimizer: { name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 },
@@ -87,6 +88,9 @@ describe('data-parallel steps over Gloo, 2 ranks on loopback', () => {
     // takeMetrics sums over the ranks: both report the 2 steps × 16 images of the global batch.
     for (const m of metrics) expect(m.count).toBe(32);
     expect(metrics[0]).toEqual(metrics[1]);
+    // ResNet-18's 44.7 MB of gradients make 3 buckets (1 MiB first, then up to 25 MiB): every one's
+    // all-reduce started from a gradient hook during backward, none after it.
+    for (const c of communication) expect(c.overlappedBuckets).toBe(2 * 3);
   }, 240_000);
 
   it('distillation steps (student with a ResNet-18 teacher): within 1e-5 of PyTorch DistributedDataParallel', async () => {

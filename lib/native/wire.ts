@@ -219,6 +219,8 @@ export interface Communication {
   seconds: number;
   bytes: number;
   collectives: number;
+  /** Gradient buckets whose all-reduce started during backward, overlapping it (the rest start after it). */
+  overlappedBuckets: number;
 }
 
 /** Per-sample sums since the last takeMetrics(). */

@@ -79,6 +79,7 @@ Napi::Value ProcessGroupWrap::communication(const Napi::CallbackInfo& args) {
   out.Set("seconds", c.seconds);
   out.Set("bytes", static_cast<double>(c.bytes));
   out.Set("collectives", static_cast<double>(c.collectives));
+  out.Set("overlappedBuckets", static_cast<double>(c.overlappedBuckets));
   return out;
 }
 

@@ -5,6 +5,7 @@
 // inside libtorch_cpu: this file only holds pointers to gloo's types and calls libtorch's functions.
 #define USE_C10D_GLOO
 #include <c10/util/Exception.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -58,8 +59,19 @@ ProcessGroup::ProcessGroup(const ProcessGroupSpec& spec) : spec_(spec) {
 void ProcessGroup::collective(const char* what, int64_t bytes,
                               const std::function<c10::intrusive_ptr<c10d::Work>()>& start) {
   const auto started = std::chrono::steady_clock::now();
+  c10::intrusive_ptr<c10d::Work> work;
   try {
-    start()->wait(spec_.timeout);
+    work = start();
+  } catch (const c10::Error& error) {
+    throw distributedError(spec_, what, error.what_without_backtrace(), kPeerHint);
+  }
+  wait(what, bytes, work, started);
+}
+
+void ProcessGroup::wait(const char* what, int64_t bytes, const c10::intrusive_ptr<c10d::Work>& work,
+                        std::chrono::steady_clock::time_point started) {
+  try {
+    work->wait(spec_.timeout);
     nanoseconds_ +=
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count();
     bytes_ += bytes;
@@ -107,27 +119,112 @@ void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors) {
   });
 }
 
-void ProcessGroup::averageGradients(const std::vector<torch::Tensor>& parameters) {
-  if (spec_.worldSize == 1) return;
-  std::vector<torch::Tensor> grads;
-  for (const auto& parameter : parameters) {
-    auto& grad = parameter.mutable_grad();
-    if (!grad.defined()) grad = torch::zeros_like(parameter);
-    grads.push_back(grad);
-  }
-  const double ranks = spec_.worldSize;
-  bucketed(grads, [this, ranks](torch::Tensor& bucket) {
-    std::vector<torch::Tensor> io{bucket};
-    collective("gradient all-reduce", bucket.nbytes(),
-               [&] { return backend_->allreduce(io, c10d::AllreduceOptions{}); });
-    bucket.div_(ranks);
-  });
+std::shared_ptr<GradientReducer> ProcessGroup::gradientReducer(const std::vector<torch::Tensor>& parameters) {
+  return std::make_shared<GradientReducer>(*this, parameters);
 }
 
 void ProcessGroup::sum(const torch::Tensor& tensor) {
   if (spec_.worldSize == 1) return;
   std::vector<torch::Tensor> io{tensor};
   collective("all-reduce", tensor.nbytes(), [&] { return backend_->allreduce(io, c10d::AllreduceOptions{}); });
+}
+
+GradientReducer::GradientReducer(ProcessGroup& group, const std::vector<torch::Tensor>& parameters)
+    : group_(group),
+      parameters_(parameters),
+      bucketOf_(parameters.size()),
+      alive_(std::make_shared<GradientReducer*>(this)) {
+  for (size_t i = parameters_.size(); i-- > 0;) {
+    const auto& p = parameters_[i];
+    const int64_t cap = buckets_.size() == 1 ? ProcessGroup::kFirstBucketBytes : ProcessGroup::kBucketBytes;
+    const auto& head = buckets_.empty() ? p : parameters_[buckets_.back().members.front()];
+    const bool fits = !buckets_.empty() && head.options().dtype() == p.options().dtype() &&
+                      head.device() == p.device() && buckets_.back().bytes + static_cast<int64_t>(p.nbytes()) <= cap;
+    if (!fits) buckets_.emplace_back();
+    buckets_.back().members.push_back(i);
+    buckets_.back().bytes += p.nbytes();
+    bucketOf_[i] = buckets_.size() - 1;
+  }
+  std::weak_ptr<GradientReducer*> alive = alive_;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    auto accumulator = torch::autograd::impl::grad_accumulator(parameters_[i]);
+    accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+        [alive, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
+          if (auto self = alive.lock()) (*self)->ready(i);
+          return outputs;
+        }));
+    accumulators_.push_back(std::move(accumulator));
+  }
+  reset();
+}
+
+GradientReducer::~GradientReducer() { alive_.reset(); }
+
+void GradientReducer::reset() {
+  for (auto& bucket : buckets_) {
+    bucket.pending = bucket.members.size();
+    bucket.work.reset();
+  }
+  nextToStart_ = 0;
+  failure_ = nullptr;
+}
+
+void GradientReducer::ready(size_t parameter) {
+  auto& bucket = buckets_[bucketOf_[parameter]];
+  if (bucket.pending == 0) return;  // a second backward through it before finish(): counted once
+  --bucket.pending;
+  while (!failure_ && nextToStart_ < buckets_.size() && buckets_[nextToStart_].pending == 0) {
+    try {
+      start(buckets_[nextToStart_]);
+      ++group_.overlapped_;
+    } catch (...) {
+      failure_ = std::current_exception();  // thrown through autograd it would lose its E_DISTRIBUTED code
+    }
+    ++nextToStart_;
+  }
+}
+
+void GradientReducer::start(Bucket& bucket) {
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> flat;
+  for (const size_t i : bucket.members) {
+    auto& grad = parameters_[i].mutable_grad();
+    if (!grad.defined()) grad = torch::zeros_like(parameters_[i]);
+    flat.push_back(grad.reshape(-1));
+  }
+  bucket.flat = torch::cat(flat);
+  bucket.started = std::chrono::steady_clock::now();
+  std::vector<torch::Tensor> io{bucket.flat};
+  try {
+    bucket.work = group_.backend_->allreduce(io, c10d::AllreduceOptions{});
+  } catch (const c10::Error& error) {
+    throw distributedError(group_.spec_, "gradient all-reduce", error.what_without_backtrace(), kPeerHint);
+  }
+}
+
+void GradientReducer::finish() {
+  if (group_.worldSize() == 1) return reset();
+  if (failure_) {
+    auto failure = failure_;
+    reset();
+    std::rethrow_exception(failure);
+  }
+  for (; nextToStart_ < buckets_.size(); ++nextToStart_) start(buckets_[nextToStart_]);
+  torch::NoGradGuard noGrad;
+  const double ranks = group_.worldSize();
+  for (auto& bucket : buckets_) {
+    // Only the wait counts: the time backward did not hide.
+    group_.wait("gradient all-reduce", bucket.flat.nbytes(), bucket.work, std::chrono::steady_clock::now());
+    bucket.flat.div_(ranks);
+    int64_t offset = 0;
+    for (const size_t i : bucket.members) {
+      auto& grad = parameters_[i].mutable_grad();
+      const int64_t n = grad.numel();
+      grad.copy_(bucket.flat.narrow(0, offset, n).view(grad.sizes()));
+      offset += n;
+    }
+  }
+  reset();
 }
 
 }  // namespace kdtorch

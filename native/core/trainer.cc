@@ -21,6 +21,7 @@ Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, c
   }
   if (spec_.loss.classWeights.defined()) spec_.loss.classWeights = spec_.loss.classWeights.to(model_->device());
   optimizer_ = std::make_unique<FusedOptimizer>(std::move(trainable), spec_.optimizer);
+  if (spec_.group) reducer_ = spec_.group->gradientReducer(trainable_);
   sums_ = torch::zeros({5}, torch::TensorOptions().dtype(torch::kFloat64).device(model_->device()));
   if (spec_.stepGraphs == "cuda") {
     if (!model_->device().is_cuda()) {
@@ -137,8 +138,8 @@ void Trainer::eagerStep(StepKind kind, const torch::Tensor& x, const torch::Tens
 void Trainer::finishStep(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& loss,
                          const torch::Tensor& ce, const torch::Tensor& kd) {
   optimizer_->zeroGrad();
-  loss.backward();
-  if (spec_.group) spec_.group->averageGradients(trainable_);
+  loss.backward();  // with a group, the reducer's buckets all-reduce as their gradients come
+  if (reducer_) reducer_->finish();
   optimizer_->step();
   torch::NoGradGuard noGrad;
   const double n = static_cast<double>(labels.size(0));

@@ -87,10 +87,11 @@ class Trainer {
   TrainerSpec spec_;
 
   std::unique_ptr<FusedOptimizer> optimizer_;
-  std::vector<torch::Tensor> trainable_;  // the optimizer's parameters, whose gradients the ranks average
-  bool synced_ = false;                   // the first step's broadcast of every parameter and buffer is done
-  torch::Tensor sums_;                    // [loss, ce, kd, correct, count] in float64 on the model's device
-  const StepGraphs* graphs_ = nullptr;    // null: eager steps
+  std::vector<torch::Tensor> trainable_;      // the optimizer's parameters, whose gradients the ranks average
+  std::shared_ptr<GradientReducer> reducer_;  // with a group: averages trainable_'s gradients during backward
+  bool synced_ = false;                       // the first step's broadcast of every parameter and buffer is done
+  torch::Tensor sums_;                        // [loss, ce, kd, correct, count] in float64 on the model's device
+  const StepGraphs* graphs_ = nullptr;        // null: eager steps
   // By kind, batch size and whether the teacher's outputs are given: the last, smaller batch of an
   // epoch gets a graph of its own once it too has had its warm-up steps.
   std::map<std::tuple<StepKind, int64_t, bool>, GraphedStep> graphed_;

@@ -48,4 +48,6 @@ for (let i = 0; i < warmUp + job.steps; i++) {
 }
 const metrics = await trainer.takeMetrics();
 if (job.out) await model.saveWeights(job.out.replace('RANK', String(rank)));
-console.log(JSON.stringify({ rank, worldSize, metrics, stepMs, communicationMs }));
+console.log(
+  JSON.stringify({ rank, worldSize, metrics, stepMs, communicationMs, communication: group?.communication() }),
+);
