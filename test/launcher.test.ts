@@ -195,6 +195,38 @@ describe('kdtorch … --nproc-per-node 2', () => {
     expect(fs.existsSync(path.join(output, 'teacher', 'result.json'))).toBe(false);
   }, 120_000);
 
+  it('leaves out on every rank a batch whose images were all skipped on one (onBadImage skip)', () => {
+    const root = tinyChestXray({ train: 24, test: 8 });
+    const corrupt = ['zz-corrupt-1.jpeg', 'zz-corrupt-2.jpeg', 'zz-corrupt-3.jpeg', 'zz-corrupt-4.jpeg'];
+    for (const name of corrupt) fs.writeFileSync(path.join(root, 'train', 'NORMAL', name), Buffer.alloc(3000, 7));
+    const output = path.join(tempDir('launch'), 'run');
+    // One image per rank and batch: a corrupt file's batch is empty on its rank. The student trains
+    // BatchNorm on one 32² image; ResNet-18's last stage could not.
+    const ran = kdtorch([
+      'student',
+      '--data',
+      root,
+      '--output',
+      output,
+      '--epochs',
+      '1',
+      ...TINY,
+      '--batch-size',
+      '2',
+      '--set',
+      'data.onBadImage=skip',
+      '--nproc-per-node',
+      '2',
+    ]);
+    expect(ran.status, ran.stderr).toBe(0);
+    const result = readJson<{ skippedImages: { file: string }[] }>(path.join(output, 'student', 'result.json'));
+    // The ones the seeded carve-out left in train (the others are validation's), each listed once.
+    const skipped = result.skippedImages.map((s) => path.basename(s.file));
+    expect(skipped.length).toBeGreaterThan(0);
+    expect(new Set(skipped).size).toBe(skipped.length);
+    for (const name of skipped) expect(corrupt).toContain(name);
+  }, 120_000);
+
   it('gives each rank torchrun’s variables and distributed.threadsPerRank threads, unless OMP_NUM_THREADS is set', () => {
     const launch = { nprocPerNode: 2, nnodes: 3, nodeRank: 1, masterAddr: '10.0.0.1', masterPort: 29500 };
     expect(rankEnv(launch, 1, 3, {})).toEqual({

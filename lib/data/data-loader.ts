@@ -50,6 +50,11 @@ export interface LoaderOptions {
    * `count` × batchSize images. Flips are drawn over the whole order, so ranks do not share a pattern.
    */
   shard?: { rank: number; count: number };
+  /**
+   * Yield a batch whose images were all skipped (onBadImage 'skip') as a batch of none, instead of leaving
+   * it out: ranks that step together need the same number of batches, and skip such a one together.
+   */
+  emptyBatches?: boolean;
 }
 
 /** One batch as an epoch plans it: its samples, their flips and (with augmentation) their views. */
@@ -217,7 +222,7 @@ export class DataLoader {
   private async assemble({ samples, flip, views, seeds }: Group): Promise<PixelBatch | undefined> {
     const decoded = await this.decodeAll(samples);
     const kept = samples.map((_, i) => i).filter((i) => decoded[i] !== undefined);
-    if (kept.length === 0) return undefined;
+    if (kept.length === 0 && !this.options.emptyBatches) return undefined;
     const { height, width, channels } = this.cache.options;
     const common = {
       shape: [kept.length, height, width, channels],

@@ -76,7 +76,7 @@ export function trainLoader(
   return new DataLoader(train, dataset.cache, {
     ...(store ? { store } : {}),
     ...(spec ? { augment: { spec, views } } : {}),
-    ...(shard ? { shard } : {}),
+    ...(shard ? { shard, emptyBatches: true } : {}),
     batchSize,
     shuffle: true,
     seed,

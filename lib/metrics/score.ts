@@ -48,11 +48,7 @@ export async function scoreSplit(
     ]);
     const probabilities = await group.gather(sums.probabilities.data);
     labels = [...(await group.gather(labels))];
-    const lines = Buffer.from(await group.gather(Buffer.from(`${JSON.stringify(skipped)}\n`))).toString('utf8');
-    skipped = lines
-      .trimEnd()
-      .split('\n')
-      .flatMap((line) => JSON.parse(line) as SkippedImage[]);
+    skipped = await group.gatherJson(skipped);
     sums = {
       lossSum,
       correct,

@@ -53,6 +53,14 @@ export class ProcessGroup {
     return await this.sum(all);
   }
 
+  /** Every rank's `items` (JSON values), one rank's after another in rank order, on every rank. */
+  async gatherJson<T>(items: T[]): Promise<T[]> {
+    // JSON.stringify escapes newlines, so one line per rank.
+    const bytes = await this.gather(Buffer.from(`${JSON.stringify(items)}\n`, 'utf8'));
+    const lines = Buffer.from(bytes).toString('utf8').trimEnd().split('\n');
+    return lines.flatMap((line) => JSON.parse(line) as T[]);
+  }
+
   /** Rank 0's `text` on every rank (the others pass anything): its length, then its UTF-8 bytes, summed. */
   async fromRankZero(text: string): Promise<string> {
     const mine = this.rank === 0 ? Buffer.from(text, 'utf8') : Buffer.alloc(0);

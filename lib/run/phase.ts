@@ -217,14 +217,23 @@ async function takeMetrics({ trainer, state }: Loop): Promise<void> {
  */
 async function trainEpoch(loop: Loop): Promise<number> {
   const { setup, phaseConfig, loader, trainer, state, emit } = loop;
-  const { phase, run, signal, group } = setup;
+  const { phase, signal, group } = setup;
   const batches = loader.batchCount;
   const started = performance.now();
   const doneBefore = state.partial.trainSeconds;
   let lastRead = started;
   let images = state.partial.count;
+  const trainSeconds = () => doneBefore + (performance.now() - started) / 1000;
   for await (const batch of loader.epoch(state.epoch, state.batch)) {
-    await setup.step(trainer, batch);
+    if (group) {
+      // Ranks step together: any rank's signal stops them all before the same batch, and a batch one of
+      // them has no images for (onBadImage 'skip' dropped them all) is left out on every rank.
+      const [stopping = 0, empty = 0] = await group.sum([signal?.aborted ? 1 : 0, batch.labels.length === 0 ? 1 : 0]);
+      if (stopping > 0) await stop(loop, trainSeconds);
+      if (empty === 0) await setup.step(trainer, batch);
+    } else {
+      await setup.step(trainer, batch);
+    }
     loader.recycle(batch);
     state.batch++;
     images += batch.labels.length * (group?.worldSize ?? 1); // every rank's share of the batch
@@ -247,24 +256,27 @@ async function trainEpoch(loop: Loop): Promise<number> {
       imagesPerSecond: images / Math.max(seconds, 1e-9),
       etaSeconds: (seconds / state.batch) * ((phaseConfig.epochs - state.epoch) * batches - state.batch),
     });
-    // Ranks stop together, after the same batch: any rank's signal stops them all.
-    const stop = group ? ((await group.sum([signal?.aborted ? 1 : 0]))[0] ?? 0) > 0 : signal?.aborted;
-    if (stop) {
-      await takeMetrics(loop);
-      state.partial.trainSeconds = doneBefore + (performance.now() - started) / 1000;
-      await loop.save();
-      emit({
-        type: 'phase',
-        phase,
-        state: 'stopped',
-        runDir: run.dir,
-        message: `${phase}: stopped after batch ${state.batch} of epoch ${state.epoch + 1}; checkpoint saved. Resume with --resume ${run.dir}`,
-      });
-      throw new KdtorchError('E_ABORTED', `${phase} stopped; resume with --resume ${run.dir}`, { file: run.dir });
-    }
+    if (!group && signal?.aborted) await stop(loop, trainSeconds);
   }
   await takeMetrics(loop);
-  return doneBefore + (performance.now() - started) / 1000;
+  return trainSeconds();
+}
+
+/** The checkpoint after the last finished batch, then E_ABORTED. */
+async function stop(loop: Loop, trainSeconds: () => number): Promise<never> {
+  const { phase, run } = loop.setup;
+  const { state } = loop;
+  await takeMetrics(loop);
+  state.partial.trainSeconds = trainSeconds();
+  await loop.save();
+  loop.emit({
+    type: 'phase',
+    phase,
+    state: 'stopped',
+    runDir: run.dir,
+    message: `${phase}: stopped after batch ${state.batch} of epoch ${state.epoch + 1}; checkpoint saved. Resume with --resume ${run.dir}`,
+  });
+  throw new KdtorchError('E_ABORTED', `${phase} stopped; resume with --resume ${run.dir}`, { file: run.dir });
 }
 
 /** What an epoch's end records: validation, the best weights so far, early stopping, the checkpoint. */
@@ -318,6 +330,10 @@ async function finishPhase({ setup, phaseConfig, loader, state, emit, writes }: 
     dataset.splits.test.length > 0
       ? await testReport(model, dataset, dataset.splits.test, phaseConfig.batchSize, config.positiveClass, group)
       : null;
+  // Training images every rank skipped, as in a run of one process.
+  const trainSkipped = group ? await group.gatherJson(loader.skipped) : loader.skipped;
+  // A rank's shard is padded with other ranks' images: one may have been skipped on two ranks.
+  const skippedTrain = trainSkipped.filter((s, i) => trainSkipped.findIndex((t) => t.file === s.file) === i);
   if (!writes) {
     await group?.barrier(); // rank 0 measures the latency and writes the result
     const result = run.readResult<PhaseResult>(phase) as PhaseResult;
@@ -340,7 +356,7 @@ async function finishPhase({ setup, phaseConfig, loader, state, emit, writes }: 
     weightsBytes: fs.statSync(run.best(phase)).size,
     latency: await measureLatency(model, description, config.latency.batchSizes, config.latency.repeats),
     // Everything left out, in any split: what the folder walk refused, then bad images in train and test.
-    skippedImages: [...dataset.splits.skipped.refused, ...loader.skipped, ...(test?.skipped ?? [])],
+    skippedImages: [...dataset.splits.skipped.refused, ...skippedTrain, ...(test?.skipped ?? [])],
     ...(setup.teacherOutputs === undefined ? {} : { teacherOutputs: setup.teacherOutputs }),
   };
   run.writeResult(phase, result);
