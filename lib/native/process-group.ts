@@ -61,13 +61,10 @@ export class ProcessGroup {
     return lines.flatMap((line) => JSON.parse(line) as T[]);
   }
 
-  /** Rank 0's `text` on every rank (the others pass anything): its length, then its UTF-8 bytes, summed. */
+  /** Rank 0's `text` on every rank (the others pass anything): its UTF-8 bytes gathered, the others none. */
   async fromRankZero(text: string): Promise<string> {
     const mine = this.rank === 0 ? Buffer.from(text, 'utf8') : Buffer.alloc(0);
-    const [length = 0] = await this.sum([mine.length]);
-    const bytes = new Float64Array(length);
-    bytes.set(mine);
-    return Buffer.from(await this.sum(bytes)).toString('utf8');
+    return Buffer.from(await this.gather(mine)).toString('utf8');
   }
 
   /** Seconds this rank spent in collectives (waiting for the others included) and the bytes they moved, so far. */

@@ -7,6 +7,7 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 
+#include <numeric>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -23,6 +24,44 @@ CodedError distributedError(const ProcessGroupSpec& spec, const std::string& wha
 }
 
 const char* const kPeerHint = "another rank stopped, crashed or cannot be reached: its own log says why";
+
+// `order`'s tensors in buckets of consecutive ones of one dtype and device, each at most `firstCap` bytes
+// for the first bucket and kBucketBytes after (at least one tensor each); as indices into `tensors`.
+std::vector<std::vector<size_t>> inBuckets(const std::vector<torch::Tensor>& tensors, const std::vector<size_t>& order,
+                                           int64_t firstCap) {
+  std::vector<std::vector<size_t>> buckets;
+  int64_t bytes = 0;
+  for (const size_t i : order) {
+    const auto& t = tensors[i];
+    const int64_t cap = buckets.size() == 1 ? firstCap : ProcessGroup::kBucketBytes;
+    const bool fits = !buckets.empty() && tensors[buckets.back().front()].options().dtype() == t.options().dtype() &&
+                      tensors[buckets.back().front()].device() == t.device() &&
+                      bytes + static_cast<int64_t>(t.nbytes()) <= cap;
+    if (!fits) {
+      buckets.emplace_back();
+      bytes = 0;
+    }
+    buckets.back().push_back(i);
+    bytes += t.nbytes();
+  }
+  return buckets;
+}
+
+// One flat tensor of `parts`' values, one after another; unflatten() copies them back.
+torch::Tensor flatten(const std::vector<torch::Tensor>& parts) {
+  std::vector<torch::Tensor> flat;
+  for (const auto& part : parts) flat.push_back(part.reshape(-1));
+  return torch::cat(flat);
+}
+
+void unflatten(const torch::Tensor& flat, const std::vector<torch::Tensor>& parts) {
+  int64_t offset = 0;
+  for (const auto& part : parts) {
+    const int64_t n = part.numel();
+    part.copy_(flat.narrow(0, offset, n).view(part.sizes()));
+    offset += n;
+  }
+}
 
 }  // namespace
 
@@ -86,27 +125,14 @@ void ProcessGroup::wait(const char* what, int64_t bytes, const c10::intrusive_pt
 void ProcessGroup::bucketed(const std::vector<torch::Tensor>& tensors,
                             const std::function<void(torch::Tensor&)>& reduce) {
   torch::NoGradGuard noGrad;
-  size_t first = 0;
-  while (first < tensors.size()) {
-    // A bucket holds tensors of one dtype and device, up to kBucketBytes (at least one tensor).
-    size_t last = first + 1;
-    int64_t bytes = tensors[first].nbytes();
-    while (last < tensors.size() && tensors[last].options().dtype() == tensors[first].options().dtype() &&
-           tensors[last].device() == tensors[first].device() && bytes + tensors[last].nbytes() <= kBucketBytes) {
-      bytes += tensors[last].nbytes();
-      ++last;
-    }
-    std::vector<torch::Tensor> flat;
-    for (size_t i = first; i < last; ++i) flat.push_back(tensors[i].reshape(-1));
-    auto bucket = torch::cat(flat);
+  std::vector<size_t> order(tensors.size());
+  std::iota(order.begin(), order.end(), 0);
+  for (const auto& members : inBuckets(tensors, order, kBucketBytes)) {
+    std::vector<torch::Tensor> parts;
+    for (const size_t i : members) parts.push_back(tensors[i]);
+    auto bucket = flatten(parts);
     reduce(bucket);
-    int64_t offset = 0;
-    for (size_t i = first; i < last; ++i) {
-      const int64_t n = tensors[i].numel();
-      tensors[i].copy_(bucket.narrow(0, offset, n).view(tensors[i].sizes()));
-      offset += n;
-    }
-    first = last;
+    unflatten(bucket, parts);
   }
 }
 
@@ -120,6 +146,7 @@ void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors) {
 }
 
 std::shared_ptr<GradientReducer> ProcessGroup::gradientReducer(const std::vector<torch::Tensor>& parameters) {
+  if (spec_.worldSize == 1) return nullptr;  // nothing to average: no hooks, no copies
   return std::make_shared<GradientReducer>(*this, parameters);
 }
 
@@ -134,16 +161,12 @@ GradientReducer::GradientReducer(ProcessGroup& group, const std::vector<torch::T
       parameters_(parameters),
       bucketOf_(parameters.size()),
       alive_(std::make_shared<GradientReducer*>(this)) {
-  for (size_t i = parameters_.size(); i-- > 0;) {
-    const auto& p = parameters_[i];
-    const int64_t cap = buckets_.size() == 1 ? ProcessGroup::kFirstBucketBytes : ProcessGroup::kBucketBytes;
-    const auto& head = buckets_.empty() ? p : parameters_[buckets_.back().members.front()];
-    const bool fits = !buckets_.empty() && head.options().dtype() == p.options().dtype() &&
-                      head.device() == p.device() && buckets_.back().bytes + static_cast<int64_t>(p.nbytes()) <= cap;
-    if (!fits) buckets_.emplace_back();
-    buckets_.back().members.push_back(i);
-    buckets_.back().bytes += p.nbytes();
-    bucketOf_[i] = buckets_.size() - 1;
+  // Reverse order: about the order backward makes the gradients; the first bucket small, to start early.
+  std::vector<size_t> order(parameters_.size());
+  std::iota(order.rbegin(), order.rend(), 0);
+  for (auto& members : inBuckets(parameters_, order, ProcessGroup::kFirstBucketBytes)) {
+    for (const size_t i : members) bucketOf_[i] = buckets_.size();
+    buckets_.push_back({std::move(members)});
   }
   std::weak_ptr<GradientReducer*> alive = alive_;
   for (size_t i = 0; i < parameters_.size(); ++i) {
@@ -186,14 +209,13 @@ void GradientReducer::ready(size_t parameter) {
 
 void GradientReducer::start(Bucket& bucket) {
   torch::NoGradGuard noGrad;
-  std::vector<torch::Tensor> flat;
+  std::vector<torch::Tensor> grads;
   for (const size_t i : bucket.members) {
     auto& grad = parameters_[i].mutable_grad();
     if (!grad.defined()) grad = torch::zeros_like(parameters_[i]);
-    flat.push_back(grad.reshape(-1));
+    grads.push_back(grad);
   }
-  bucket.flat = torch::cat(flat);
-  bucket.started = std::chrono::steady_clock::now();
+  bucket.flat = flatten(grads);
   std::vector<torch::Tensor> io{bucket.flat};
   try {
     bucket.work = group_.backend_->allreduce(io, c10d::AllreduceOptions{});
@@ -203,7 +225,6 @@ void GradientReducer::start(Bucket& bucket) {
 }
 
 void GradientReducer::finish() {
-  if (group_.worldSize() == 1) return reset();
   if (failure_) {
     auto failure = failure_;
     reset();
@@ -216,13 +237,9 @@ void GradientReducer::finish() {
     // Only the wait counts: the time backward did not hide.
     group_.wait("gradient all-reduce", bucket.flat.nbytes(), bucket.work, std::chrono::steady_clock::now());
     bucket.flat.div_(ranks);
-    int64_t offset = 0;
-    for (const size_t i : bucket.members) {
-      auto& grad = parameters_[i].mutable_grad();
-      const int64_t n = grad.numel();
-      grad.copy_(bucket.flat.narrow(0, offset, n).view(grad.sizes()));
-      offset += n;
-    }
+    std::vector<torch::Tensor> grads;
+    for (const size_t i : bucket.members) grads.push_back(parameters_[i].grad());
+    unflatten(bucket.flat, grads);
   }
   reset();
 }

@@ -36,7 +36,8 @@ class ProcessGroup {
 
   // Rank 0's values into every rank's tensors, in place.
   void broadcast(const std::vector<torch::Tensor>& tensors);
-  // What averages `parameters`' gradients over the ranks during each backward (GradientReducer).
+  // What averages `parameters`' gradients over the ranks during each backward (GradientReducer); null
+  // for a world of one.
   std::shared_ptr<GradientReducer> gradientReducer(const std::vector<torch::Tensor>& parameters);
   // The element-wise sum over the ranks, in place.
   void sum(const torch::Tensor& tensor);
@@ -93,11 +94,9 @@ class GradientReducer {
  private:
   struct Bucket {
     std::vector<size_t> members;  // indices into parameters_
-    int64_t bytes = 0;
-    size_t pending = 0;  // gradients not yet accumulated in this backward
+    size_t pending = 0;           // gradients not yet accumulated in this backward
     torch::Tensor flat;
     c10::intrusive_ptr<c10d::Work> work;
-    std::chrono::steady_clock::time_point started;
   };
   void ready(size_t parameter);  // from a gradient accumulator's hook, on the backward thread
   void start(Bucket& bucket);
