@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyOverride } from '../lib/config/resolve.js';
 import { type ConfigInput, KdtorchError, PRESETS, readConfigFile, resolveConfig } from '../lib/index.js';
+import { RunFolder } from '../lib/run/run-folder.js';
 import { tempDir } from './helpers/run.js';
 
 const ROOT = { data: { root: '/data/xray' } };
@@ -190,5 +191,24 @@ describe('config files and overrides', () => {
       student: { classWeights: [1, 3] },
     });
     expect(() => applyOverride(input, 'novalue')).toThrow(/field\.path=value/);
+  });
+});
+
+describe('run folders saved by earlier versions', () => {
+  it('read a distributed section, or a field of it, they predate at its default, and share the folder', () => {
+    const output = path.join(tempDir('config'), 'run');
+    const config = resolveConfig({ preset: 'quick', data: { root: '/d' }, output });
+    const { syncBatchNorm: _, ...older } = config.distributed;
+    for (const saved of [
+      { ...config, distributed: older },
+      { ...config, distributed: undefined },
+    ]) {
+      fs.rmSync(output, { recursive: true, force: true });
+      fs.mkdirSync(output, { recursive: true });
+      fs.writeFileSync(path.join(output, 'config.json'), JSON.stringify(saved));
+      expect(RunFolder.open(output).config.distributed).toEqual(PRESETS.quick.distributed);
+      // The next phase of the same experiment writes into the folder rather than calling it another run.
+      expect(RunFolder.create(config, 'distill').dir).toBe(output);
+    }
   });
 });

@@ -29,15 +29,31 @@ beforeAll(() => {
   files = referenceBatch(dir, SHAPE, 22).files;
 });
 
+/** Each tensor's largest absolute difference between two weights files, by key (PyTorch reads them). */
+const compared = (a: string, b: string) => reference<{ perKey: Record<string, number> }>('compare', { a, b }).perKey;
+const largest = (perKey: Record<string, number>, keep = (_: string) => true) =>
+  Math.max(...Object.entries(perKey).flatMap(([key, diff]) => (keep(key) ? [diff] : [])));
+const parameters = (key: string) => !/running_|num_batches_tracked/.test(key);
+const statistics = (key: string) => /running_/.test(key);
+
+function jobFor(kind: 'teacherStep' | 'distillStep') {
+  return {
+    kind,
+    model:
+      kind === 'teacherStep'
+        ? { ...teacherSpec, weights: teacherWeights }
+        : { ...studentSpec, weights: studentWeights },
+    teacher: kind === 'distillStep' ? { ...teacherSpec, weights: teacherWeights } : undefined,
+  };
+}
+
 /**
  * `kind` steps on 2 kdtorch ranks and on 2 PyTorch DDP ranks: each rank's state against the same PyTorch
  * rank's (the ranks' BatchNorm statistics differ after their last forward, in DDP too), and the ranks'
  * parameters against each other.
  */
 async function compareWithDdp(kind: 'teacherStep' | 'distillStep', options: TrainerOptions, steps: number) {
-  const model =
-    kind === 'teacherStep' ? { ...teacherSpec, weights: teacherWeights } : { ...studentSpec, weights: studentWeights };
-  const teacher = kind === 'distillStep' ? { ...teacherSpec, weights: teacherWeights } : undefined;
+  const { model, teacher } = jobFor(kind);
   const shape = SHAPE;
   const out = path.join(dir, `${kind}-ours-RANK.safetensors`);
   const port = await freePort();
@@ -59,10 +75,6 @@ async function compareWithDdp(kind: 'teacherStep' | 'distillStep', options: Trai
     port: await freePort(),
   });
   const ours = (r: number) => out.replace('RANK', String(r));
-  const compared = (a: string, b: string) => reference<{ perKey: Record<string, number> }>('compare', { a, b }).perKey;
-  const largest = (perKey: Record<string, number>, keep = (_: string) => true) =>
-    Math.max(...Object.entries(perKey).flatMap(([key, diff]) => (keep(key) ? [diff] : [])));
-  const parameters = (key: string) => !/running_|num_batches_tracked/.test(key);
   return {
     againstPyTorch: [0, 1].map((r) => largest(compared(ours(r), theirs.replace('RANK', String(r))))),
     betweenRanks: largest(compared(ours(0), ours(1)), parameters),
@@ -166,4 +178,58 @@ describe('data-parallel steps over Gloo, 2 ranks on loopback', () => {
     expect(error.code).toBe('E_INVALID_ARGUMENT');
     expect(error.message).toMatch(/rank .*\$RANK/);
   });
+});
+
+/**
+ * `kind` steps on 2 ranks of 8 images and on 1 process of the same 16: the weights file of rank 0 and of
+ * the process. Rank r holds the global batch's rows r·8 to r·8 + 7 (ddp_worker.mjs), the process all 16.
+ */
+async function twoRanksAndOneProcess(kind: 'teacherStep' | 'distillStep', options: TrainerOptions, steps: number) {
+  const tag = `${kind}-${options.syncBatchNorm ? 'sync' : 'own'}`;
+  const job = { ...jobFor(kind), options, steps, shape: SHAPE, ...files, timeoutMs: 30_000 };
+  const port = await freePort();
+  const ranks = path.join(dir, `${tag}-ranks-RANK.safetensors`);
+  const ran = await Promise.all([0, 1].map((rank) => runRank({ ...job, out: ranks }, torchrunEnv(port, 2, rank))));
+  const one = path.join(dir, `${tag}-one-RANK.safetensors`);
+  ran.push(await runRank({ ...job, alone: true, out: one }, {}));
+  for (const r of ran) expect(r.status, r.stderr).toBe(0);
+  return {
+    rank0: ranks.replace('RANK', '0'),
+    rank1: ranks.replace('RANK', '1'),
+    oneProcess: one.replace('RANK', '0'),
+    metrics: ran.map((r) => JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}').metrics),
+  };
+}
+
+// The fair case for "2 ranks × B = 1 process × 2B": a model whose training forward does not depend on how
+// the batch is split. Each rank's own BatchNorm statistics (DDP's default) make every BatchNorm layer
+// differ by construction, and both networks have them, in train mode even under freeze 'backbone'
+// (test/steps.test.ts holds that to PyTorch's requires_grad=False, which leaves BatchNorm training). With
+// syncBatchNorm the statistics are the global batch's, as in the one process: the loss is the same mean
+// over the same 16 images, DDP's average of the two ranks' gradients is its gradient, and the same step
+// follows. Only float rounding differs (sums in another order), hence the tolerance.
+describe('syncBatchNorm: 2 ranks of B images step as 1 process of 2B', () => {
+  const sgd = { name: 'sgd' as const, lr: 0.01, momentum: 0.9, weightDecay: 1e-4 };
+
+  it('teacher steps: every parameter and BatchNorm statistic within 1e-5; without it the statistics differ', async () => {
+    const loss = { mode: 'hinton' as const, alpha: 0, temperature: 1 };
+    const synced = await twoRanksAndOneProcess('teacherStep', { optimizer: sgd, loss, syncBatchNorm: true }, 2);
+    expect(largest(compared(synced.rank0, synced.oneProcess))).toBeLessThanOrEqual(PARAMETER_TOLERANCE);
+    // Every rank's statistics are the global batch's, not only rank 0's (broadcast before each forward).
+    expect(largest(compared(synced.rank1, synced.oneProcess))).toBeLessThanOrEqual(PARAMETER_TOLERANCE);
+    expect(synced.metrics[0]).toEqual(synced.metrics[1]);
+    expect(synced.metrics[0].count).toBe(synced.metrics[2].count);
+    expect(synced.metrics[0].lossSum).toBeCloseTo(synced.metrics[2].lossSum, 3);
+
+    const own = await twoRanksAndOneProcess('teacherStep', { optimizer: sgd, loss }, 2);
+    expect(largest(compared(own.rank0, own.oneProcess), statistics)).toBeGreaterThan(100 * PARAMETER_TOLERANCE);
+    expect(largest(compared(own.rank0, own.oneProcess), parameters)).toBeGreaterThan(10 * PARAMETER_TOLERANCE);
+  }, 240_000);
+
+  it('distillation steps (the student with a ResNet-18 teacher in eval mode): within 1e-5', async () => {
+    const loss = { mode: 'hinton' as const, alpha: 0.5, temperature: 2 };
+    const synced = await twoRanksAndOneProcess('distillStep', { optimizer: sgd, loss, syncBatchNorm: true }, 3);
+    expect(largest(compared(synced.rank0, synced.oneProcess))).toBeLessThanOrEqual(PARAMETER_TOLERANCE);
+    expect(largest(compared(synced.rank0, synced.rank1), parameters)).toBe(0);
+  }, 240_000);
 });

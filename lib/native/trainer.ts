@@ -36,6 +36,12 @@ export interface TrainerOptions {
    * Each rank steps on its own shard of the batch. Not with `graphs`.
    */
   processGroup?: ProcessGroup;
+  /**
+   * With processGroup: the trained model's BatchNorms normalise over every rank's images together in
+   * training, as torch.nn.SyncBatchNorm, so N ranks of B images step as one process of N·B would; their
+   * running statistics then agree on every rank too. Default false: each rank's own batch, as DDP.
+   */
+  syncBatchNorm?: boolean;
 }
 
 /** What a checkpoint records beside the tensors, as JSON. */
@@ -75,7 +81,7 @@ export class Trainer {
       loss: { ...loss },
       freeze,
       stepGraphs: graphs,
-      ...(processGroup ? { processGroup: processGroup.native } : {}),
+      ...(processGroup ? { processGroup: processGroup.native, syncBatchNorm: options.syncBatchNorm ?? false } : {}),
     };
     const native = await model.run((handle) =>
       teacher

@@ -197,6 +197,8 @@ export interface NativeTrainerSpec {
   stepGraphs?: 'none' | 'cuda' | 'replayed';
   /** The ranks to train with, DistributedDataParallel-style (native/core/process_group.h). */
   processGroup?: NativeProcessGroup;
+  /** With processGroup: BatchNorm over the global batch in training forwards (native/core/sync_batch_norm.h). */
+  syncBatchNorm?: boolean;
 }
 
 export interface NativeProcessGroupSpec {

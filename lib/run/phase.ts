@@ -150,7 +150,7 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
   await using trainer = await Trainer.create(model, {
     ...setup.trainer,
     schedule,
-    ...(group ? { processGroup: group } : {}),
+    ...(group ? { processGroup: group, syncBatchNorm: run.config.distributed.syncBatchNorm } : {}),
   });
   const writes = !group || group.rank === 0;
   const checkpoint = run.checkpoint(phase);

@@ -4,6 +4,7 @@
 // half a file.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { writeFileAtomicSync } from '../atomic-write.js';
 import { PRESETS } from '../config/presets.js';
 import { withCurrentNames } from '../config/resolve.js';
@@ -18,6 +19,17 @@ export const PHASES: readonly Phase[] = ['teacher', 'student', 'distill'];
 /** runs/<command>-<UTC time> under the working directory. */
 export function defaultRunDir(command: string, date = new Date()): string {
   return path.resolve('runs', `${command}-${date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`);
+}
+
+/**
+ * A run's config.json as this version reads it: renamed values under their current names, and a
+ * `distributed` section, or fields of it, that the run predates at what are now their defaults (what it
+ * ran with).
+ */
+function readSavedConfig(file: string): Config {
+  const saved = withCurrentNames(readJson<Config>(file) as Config, file);
+  const defaults = PRESETS[saved.preset]?.distributed ?? PRESETS.article.distributed;
+  return { ...saved, distributed: { ...defaults, ...saved.distributed } };
 }
 
 export class RunFolder {
@@ -46,9 +58,10 @@ export class RunFolder {
     const resolved = { ...config, output: dir };
     const file = path.join(dir, 'config.json');
     if (fs.existsSync(file)) {
-      const saved = withCurrentNames(readJson<Config>(file) as Config, file);
-      // Phases of one experiment share a folder; a different experiment must not overwrite it.
-      if (JSON.stringify(saved) !== JSON.stringify(resolved)) {
+      const saved = readSavedConfig(file);
+      // Phases of one experiment share a folder; a different experiment must not overwrite it. Compared
+      // as JSON values, whatever the order of their keys (a section an older run lacked is filled in last).
+      if (!isDeepStrictEqual(saved, JSON.parse(JSON.stringify(resolved)))) {
         throw new KdtorchError(
           'E_INVALID_CONFIG',
           `${dir} already holds a run with another config; choose another output folder, or --resume ${dir}`,
@@ -73,13 +86,7 @@ export class RunFolder {
         },
       );
     }
-    const saved = readJson<Config>(file) as Config;
-    // A run saved before the config had a `distributed` section ran with what are now its defaults.
-    const config: Config = {
-      ...saved,
-      distributed: saved.distributed ?? PRESETS[saved.preset]?.distributed ?? PRESETS.article.distributed,
-    };
-    return new RunFolder(path.resolve(dir), withCurrentNames(config, file));
+    return new RunFolder(path.resolve(dir), readSavedConfig(file));
   }
 
   /**

@@ -50,6 +50,7 @@ TrainerSpec readTrainerSpec(Napi::Env env, const Napi::Object& spec) {
   TrainerSpec out;
   out.freeze = stringOr(spec, "freeze", out.freeze);
   out.stepGraphs = stringOr(spec, "stepGraphs", out.stepGraphs);
+  out.syncBatchNorm = spec.Has("syncBatchNorm") && spec.Get("syncBatchNorm").ToBoolean();
   if (spec.Has("optimizer") && spec.Get("optimizer").IsObject()) {
     auto o = spec.Get("optimizer").As<Napi::Object>();
     out.optimizer.name = stringOr(o, "name", out.optimizer.name);

@@ -9,6 +9,8 @@
 #include <tuple>
 #include <utility>
 
+#include "sync_batch_norm.h"
+
 namespace kdtorch {
 
 // bn(conv(x)), one per conv + BatchNorm pair of a network. In eval mode BatchNorm is a per-channel affine
@@ -32,7 +34,7 @@ class ConvBn {
   torch::Tensor operator()(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
     if (bn.is_training() || at::autocast::is_autocast_enabled(x.device().type())) {
       forget();
-      return bn.forward(conv.forward(x));
+      return batchNorm(bn, conv.forward(x));
     }
     const std::array<const torch::Tensor*, 6> sources{&conv.weight, &conv.bias,       &bn.weight,
                                                       &bn.bias,     &bn.running_mean, &bn.running_var};

@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "sync_batch_norm.h"
+
 namespace kdtorch {
 namespace {
 
@@ -54,7 +56,7 @@ torch::Tensor StudentNetImpl::forward(const torch::Tensor& x) {
   torch::Tensor out;
   if (bn.is_training()) {
     convBn_.forget();  // this step changes the weights and statistics the pair folded
-    out = bn.forward(conv.forward(x).contiguous());
+    out = batchNorm(bn, conv.forward(x).contiguous());
   } else {
     out = convBn_(conv, bn, x).contiguous();
   }

@@ -1,8 +1,10 @@
 #include "trainer.h"
 
+#include <optional>
 #include <stdexcept>
 
 #include "runtime.h"
+#include "sync_batch_norm.h"
 
 namespace kdtorch {
 Trainer::Trainer(std::shared_ptr<Model> model, std::shared_ptr<Model> teacher, const TrainerSpec& spec)
@@ -116,9 +118,7 @@ void Trainer::runStep(StepKind kind, const torch::Tensor& images, const torch::T
 
 void Trainer::eagerStep(StepKind kind, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& cached) {
   if (kind == StepKind::CrossEntropy) {
-    model_->train(true);
-    syncFromRankZero();
-    const auto logits = model_->forward(x);
+    const auto logits = trainingForward(x);
     const auto loss = crossEntropy(logits, y, spec_.loss.classWeights, spec_.loss.labelSmoothing);
     return finishStep(logits, y, loss, loss.detach(), torch::zeros({}, loss.options()));
   }
@@ -128,11 +128,17 @@ void Trainer::eagerStep(StepKind kind, const torch::Tensor& x, const torch::Tens
     teacher_->train(false);
     teacherLogits = teacher_->forward(x.to(teacher_->device())).to(x.device());
   }
-  model_->train(true);
-  syncFromRankZero();
-  const auto logits = model_->forward(x);
+  const auto logits = trainingForward(x);
   const auto parts = distillLoss(logits, teacherLogits, y, spec_.loss);
   finishStep(logits, y, parts.total, parts.ce, parts.kd);
+}
+
+torch::Tensor Trainer::trainingForward(const torch::Tensor& x) {
+  model_->train(true);
+  syncFromRankZero();
+  std::optional<SyncBatchNormScope> synchronised;
+  if (spec_.syncBatchNorm && spec_.group && spec_.group->worldSize() > 1) synchronised.emplace(spec_.group);
+  return model_->forward(x);
 }
 
 void Trainer::finishStep(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& loss,

@@ -31,6 +31,9 @@ struct TrainerSpec {
   // buffers broadcast from rank 0 before the first step, buffers again before every training forward
   // (broadcast_buffers), gradients averaged after backward, metric sums added over the ranks. Null: alone.
   std::shared_ptr<ProcessGroup> group;
+  // With a group of more than one rank, the trained model's BatchNorms normalise over the global batch
+  // in training forwards (core/sync_batch_norm.h), as torch.nn.SyncBatchNorm.convert_sync_batchnorm's.
+  bool syncBatchNorm = false;
 };
 
 struct Metrics {
@@ -78,6 +81,8 @@ class Trainer {
                const torch::Tensor& teacherLogits);
   void eagerStep(StepKind kind, const torch::Tensor& images, const torch::Tensor& labels,
                  const torch::Tensor& teacherLogits);
+  // The trained model's forward in training mode, after DDP's broadcast of rank 0's buffers.
+  torch::Tensor trainingForward(const torch::Tensor& x);
   void finishStep(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& loss,
                   const torch::Tensor& ce, const torch::Tensor& kd);
   // Shape and label checks of a batch, before any of it goes to the device.

@@ -7,7 +7,8 @@
 // kdtorch's column is what its steps still wait for (ProcessGroup.communication(): gradient buckets
 // after backward, BatchNorm buffers before the forward), PyTorch's the same gradient bytes in DDP's
 // 25 MB buckets all-reduced by themselves, with nothing to hide behind (DDP's own share cannot be read
-// off its steps).
+// off its steps). A last row: kdtorch's 2 ranks with syncBatchNorm, whose communication column adds the
+// BatchNorm statistics' all-reduces.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,7 +63,9 @@ export async function benchDdp(args) {
   const kdtorchAlone = await worker({ ...job, alone: true }, {});
   const port = await freePort();
   const rankEnv = (rank) => ({ ...torchrunEnv(port, WORLD, rank), OMP_NUM_THREADS: '1' });
-  const kdtorchRanks = await Promise.all(Array.from({ length: WORLD }, (_, rank) => worker(job, rankEnv(rank))));
+  const ranks = (rankJob) => Promise.all(Array.from({ length: WORLD }, (_, rank) => worker(rankJob, rankEnv(rank))));
+  const kdtorchRanks = await ranks(job);
+  const kdtorchSynced = await ranks({ ...job, options: { ...job.options, syncBatchNorm: true } });
   const reference = { size, batch, steps, warmUp, threads, worldSize: WORLD };
   const pytorchAlone = python('alone', reference);
   const pytorchRanks = python('ddp', { ...reference, port: await freePort() });
@@ -77,6 +80,11 @@ export async function benchDdp(args) {
     },
     { setup: `PyTorch, 1 process × ${threads} threads`, ...pytorchAlone },
     { setup: `PyTorch DDP, ${WORLD} ranks × 1 thread (Gloo)`, ...pytorchRanks },
+    {
+      setup: `kdtorch, ${WORLD} ranks × 1 thread (Gloo), syncBatchNorm`,
+      stepMs: kdtorchSynced[0].stepMs,
+      allReduceMs: kdtorchSynced[0].communicationMs,
+    },
   ];
   const lines = [
     `ResNet-18 teacher steps, ${size}², global batch ${batch}, median of ${steps} steps after ${warmUp}; ${(gradientBytes / 2 ** 20).toFixed(1)} MiB of gradients per step`,
@@ -92,12 +100,13 @@ export async function benchDdp(args) {
     lines.push(`| ${setup} | ${step.toFixed(1)} | ${((1000 * batch) / step).toFixed(1)} | ${cell} | ${share} |`);
     return { setup, stepMs: step, imagesPerSecond: (1000 * batch) / step, allReduceMs: allReduce };
   });
-  const [kdAlone, kdRanks, ptAlone, ptRanks] = table;
+  const [kdAlone, kdRanks, ptAlone, ptRanks, kdSynced] = table;
   const overlapped = kdtorchRanks[0].communication.overlappedBuckets / (warmUp + steps);
   lines.push(
     '',
     `kdtorch: ${overlapped} gradient bucket(s) per step started during backward.`,
     `kdtorch ${WORLD} ranks / 1 process: ${(kdAlone.stepMs / kdRanks.stepMs).toFixed(2)}× the images/s; PyTorch: ${(ptAlone.stepMs / ptRanks.stepMs).toFixed(2)}×; kdtorch / PyTorch at ${WORLD} ranks: ${(ptRanks.stepMs / kdRanks.stepMs).toFixed(2)}×, alone: ${(ptAlone.stepMs / kdAlone.stepMs).toFixed(2)}×`,
+    `kdtorch syncBatchNorm / each rank's own BatchNorm: ${(kdSynced.stepMs / kdRanks.stepMs).toFixed(2)}× the step time (PyTorch's SyncBatchNorm runs on GPUs only)`,
   );
   const markdown = lines.join('\n');
   console.log(markdown);
