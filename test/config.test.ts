@@ -145,6 +145,7 @@ describe('bad config values', () => {
     ['model selection', { ...ROOT, student: { select: 'ema' } }, 'student.select', /"ema".*"best"\|"last"/],
     ['threads per rank', { ...ROOT, distributed: { threadsPerRank: 0 } }, 'distributed.threadsPerRank', /0.*>0/],
     ['a rank timeout too short', { ...ROOT, distributed: { timeoutMs: 10 } }, 'distributed.timeoutMs', /10.*>=1000/],
+    ['an unknown backend', { ...ROOT, distributed: { backend: 'mpi' } }, 'distributed.backend', /"mpi".*"nccl"/],
   ];
   for (const [name, input, field, message] of cases) {
     it(`${name}: names ${field}`, () => {

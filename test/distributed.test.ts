@@ -4,11 +4,20 @@ import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { joinProcessGroup, type KdtorchError, type TrainerOptions } from '../lib/index.js';
+import {
+  info,
+  joinProcessGroup,
+  type KdtorchError,
+  ProcessGroup,
+  type TrainerOptions,
+  trainTeacher,
+} from '../lib/index.js';
+import { backendFor } from '../lib/native/process-group.js';
 import { freePort, runRank, torchrunEnv } from '../scripts/bench/ddp_ranks.mjs';
 import { rejection } from './helpers/errors.js';
 import { reference, referenceBatch } from './helpers/reference.js';
 import { tempDir } from './helpers/run.js';
+import { tinyChestXray } from './helpers/tiny-dataset.js';
 
 // Issue 3's bound for steps from identical weights and batches, fp32 on the CPU.
 const PARAMETER_TOLERANCE = 1e-5;
@@ -22,6 +31,7 @@ const studentWeights = path.join(dir, 'student.safetensors');
 // BatchNorms normalise over a handful of values and amplify float rounding past 1e-5 within a few steps.
 const SHAPE = [16, 3, 64, 64];
 let files: object;
+const { cudaAvailable } = await info();
 
 beforeAll(() => {
   reference('make-weights', { ...teacherSpec, safetensors: teacherWeights, seed: 20 });
@@ -172,6 +182,41 @@ describe('data-parallel steps over Gloo, 2 ranks on loopback', () => {
     expect(nobody.code).toBe('E_DISTRIBUTED');
     expect(nobody.message).toMatch(/rank 1 of 2: joining the process group .* timed out.*MASTER_ADDR and MASTER_PORT/);
   }, 60_000);
+
+  // CI has no GPU: there the NCCL path runs as far as a CPU lets it, kdtorch_cuda.so loaded and c10d's
+  // ProcessGroupNCCL made, which refuses; scripts/device/ddp-check.mjs runs it on a GPU.
+  it.skipIf(cudaAvailable)(
+    'backend nccl without a GPU fails at joining with E_DISTRIBUTED saying to use gloo',
+    async () => {
+      const error = await rejection(
+        joinProcessGroup({ masterPort: await freePort(), rank: 0, worldSize: 1, backend: 'nccl', timeoutMs: 5000 }),
+      );
+      expect(error.code).toBe('E_DISTRIBUTED');
+      expect(error.message).toMatch(/rank 0 of 1: making the NCCL backend failed \(ProcessGroupNCCL .*no GPUs found/);
+      expect(error.message).toMatch(/a CUDA device for each local rank \(cuda:LOCAL_RANK\); on CPUs use 'gloo'/);
+    },
+  );
+
+  it("picks the backend as config distributed.backend 'auto' says: NCCL for CUDA devices, Gloo for CPUs", async () => {
+    expect(await backendFor('auto', 'cpu')).toBe('gloo');
+    expect(await backendFor('auto', 'cuda')).toBe('nccl');
+    expect(await backendFor('auto', 'cuda:1')).toBe('nccl');
+    expect(await backendFor('auto', 'auto')).toBe(cudaAvailable ? 'nccl' : 'gloo');
+    expect(await backendFor('gloo', 'cuda')).toBe('gloo');
+    expect(await backendFor('nccl', 'cpu')).toBe('nccl');
+  });
+
+  it('refuses an NCCL rank whose config trains on the CPU, naming distributed.backend', async () => {
+    const gloo = await joinProcessGroup({ masterPort: await freePort(), rank: 0, worldSize: 1, timeoutMs: 5000 });
+    // The same rendezvous as NCCL's, labelled so: the refusal comes before any NCCL collective.
+    const nccl = new ProcessGroup(gloo.native, 'nccl', 0);
+    expect(nccl.device).toBe('cuda:0');
+    const error = await rejection(
+      trainTeacher({ preset: 'quick', data: { root: tinyChestXray() }, device: 'cpu' }, { processGroup: nccl }),
+    );
+    expect(error.code).toBe('E_INVALID_CONFIG');
+    expect(error.field).toBe('distributed.backend');
+  });
 
   it('refuses a group without rank, world size or port, naming the torchrun variable', async () => {
     const error: KdtorchError = await rejection(joinProcessGroup({ masterPort: 1234, worldSize: 2 }, {}));

@@ -101,12 +101,39 @@ async function prepareLocked(run: RunFolder, options: RunOptions) {
   }
   positiveIndex(dataset.splits.classes, config.positiveClass); // a wrong class name fails before training
   setCudnnBenchmark(config.cudnnBenchmark);
-  return { run, config, dataset };
+  return { run, config: rankConfig(config, options.processGroup), dataset };
 }
 
-/** config.cudaGraphs on a model's device: CUDA graphs there, no effect on a CPU (as cudnnBenchmark). */
-async function stepGraphs(c: Config, model: Model): Promise<'cuda' | 'none'> {
+/**
+ * The config a rank trains with: under NCCL its models on its own CUDA device (cuda:LOCAL_RANK, whatever
+ * CUDA device the config names), else the run's config as it is.
+ */
+function rankConfig(config: Config, group: ProcessGroup | undefined): Config {
+  if (!group?.device) return config;
+  if (config.device === 'cpu') {
+    throw new KdtorchError(
+      'E_INVALID_CONFIG',
+      "device cpu with NCCL ranks: NCCL trains on CUDA devices; use device cuda or auto, or distributed.backend 'gloo'",
+      { field: 'distributed.backend' },
+    );
+  }
+  return { ...config, device: group.device };
+}
+
+/**
+ * config.cudaGraphs on a model's device: CUDA graphs there, no effect on a CPU (as cudnnBenchmark). Not
+ * yet for data-parallel ranks (a step's collectives are not captured): 'auto' steps eagerly there.
+ */
+async function stepGraphs(c: Config, model: Model, group?: ProcessGroup): Promise<'cuda' | 'none'> {
   if (!c.cudaGraphs || !model.device.startsWith('cuda')) return 'none';
+  if (group && c.cudaGraphs === 'auto') return 'none';
+  if (group) {
+    throw new KdtorchError(
+      'E_INVALID_CONFIG',
+      'cudaGraphs: CUDA graphs of data-parallel steps are not supported yet; set cudaGraphs to auto or false',
+      { field: 'cudaGraphs' },
+    );
+  }
   const { cudaGraphsUnavailable } = await nativeInfo();
   if (cudaGraphsUnavailable && c.cudaGraphs === 'auto') return 'none';
   if (cudaGraphsUnavailable) {
@@ -191,7 +218,7 @@ export async function trainTeacher(config: ConfigInput = {}, options: RunOptions
       optimizer: scaledOptimizer(c.teacher),
       loss: lossFor(c, 'teacher', dataset),
       freeze: c.teacher.freeze,
-      graphs: await stepGraphs(c, model),
+      graphs: await stepGraphs(c, model, options.processGroup),
     },
     step: (trainer, batch) => trainer.teacherStep(batch),
     resume: prepared.options.resume !== undefined,
@@ -306,7 +333,7 @@ async function studentPhase(
       optimizer: scaledOptimizer(c[phase]),
       loss: lossFor(c, phase, dataset),
       ...(targets.kind === 'live teacher' ? { teacher: targets.teacher } : {}),
-      graphs: await stepGraphs(c, model),
+      graphs: await stepGraphs(c, model, options.processGroup),
     },
     step,
     ...(targets.kind === 'alone'

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { distill, type RunOptions, trainStudent, trainTeacher } from '../api/train.js';
 import { resolveConfig } from '../config/resolve.js';
-import type { ConfigInput } from '../config/schema.js';
+import type { Config, ConfigInput } from '../config/schema.js';
 import { openDataset } from '../data/dataset.js';
 import { findPackageRoot } from '../native/libtorch.mjs';
-import { joinProcessGroup } from '../native/process-group.js';
+import { backendFor, joinProcessGroup } from '../native/process-group.js';
 import { consoleProgress } from '../run/progress.js';
 import { finishedPhases, markdownTable, reportRows } from '../run/report.js';
 import { defaultRunDir, RunFolder } from '../run/run-folder.js';
@@ -81,10 +81,7 @@ export async function runTraining(command: Command, args: string[]): Promise<num
   if (process.env.WORLD_SIZE !== undefined && command === 'demo') {
     throw new UsageError('kdtorch demo runs in one process, not as a rank');
   }
-  const processGroup =
-    process.env.WORLD_SIZE === undefined
-      ? undefined
-      : await joinProcessGroup({ timeoutMs: resolved().distributed.timeoutMs });
+  const processGroup = process.env.WORLD_SIZE === undefined ? undefined : await joinFromEnvironment(resolved());
   const speaks = !processGroup || processGroup.rank === 0; // one rank prints progress and results
   const progress = consoleProgress(json ? { json, stream: process.stdout } : {});
   const { signal, dispose } = interruptSignal((line) => speaks && process.stderr.write(`\n${line}\n`));
@@ -131,4 +128,10 @@ function withoutLaunchFlags(args: string[], tokens: ReturnType<typeof parseArgs>
     if (!token.inlineValue && token.value !== undefined) dropped.add(token.index + 1);
   }
   return args.filter((_, i) => !dropped.has(i));
+}
+
+/** This process as a rank of a launched run, with the config's timeout and backend. */
+async function joinFromEnvironment(config: Config) {
+  const { timeoutMs, backend } = config.distributed;
+  return await joinProcessGroup({ timeoutMs, backend: await backendFor(backend, config.device) });
 }

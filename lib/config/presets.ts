@@ -91,7 +91,7 @@ const article: Config = {
     teacherCache: true, // the same numbers as running the teacher every step, at a student step's cost
     teacherViews: 4,
   },
-  distributed: { timeoutMs: 60_000, threadsPerRank: 'auto', syncBatchNorm: false },
+  distributed: { timeoutMs: 60_000, threadsPerRank: 'auto', backend: 'auto', syncBatchNorm: false },
   latency: { batchSizes: [1, 32], repeats: 20 },
 };
 

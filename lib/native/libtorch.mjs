@@ -34,7 +34,7 @@ export function findPackageRoot(from = path.dirname(fileURLToPath(import.meta.ur
  * @property {string[]} includeDirs
  * @property {string} libDir
  * @property {string[]} libraries  linked by name (-l); only CPU-side libraries, see docs/install.md
- * @property {{includeDir: string, libraries: string[]}|null} cudaRuntime
+ * @property {{includeDirs: string[], libraries: string[]}|null} cudaRuntime
  *           the CUDA runtime's headers and the CUDA-side libraries kdtorch_cuda.so links, or null when
  *           this libtorch has no CUDA or no CUDA headers are found (then kdtorch is built without CUDA graphs)
  * @property {string[]} preload    absolute paths to load with RTLD_GLOBAL before the addon, in order
@@ -287,23 +287,27 @@ function nvidiaWheels(root) {
 }
 
 /**
- * The CUDA runtime for kdtorch_cuda.so (native/cuda/, CUDA graphs): its headers from the nvidia-*
- * wheels installed beside Python's torch (site-packages/nvidia/cu13 for CUDA 13, nvidia/cuda_runtime
- * for CUDA 12), else from a CUDA toolkit (CUDA_HOME, /usr/local/cuda).
+ * The CUDA runtime for kdtorch_cuda.so (native/cuda/: CUDA graphs, the NCCL backend): its headers from
+ * the nvidia-* wheels installed beside Python's torch (site-packages/nvidia/cu13 for CUDA 13,
+ * nvidia/cuda_runtime for CUDA 12), else from a CUDA toolkit (CUDA_HOME, /usr/local/cuda), and nccl.h
+ * from the nvidia-nccl wheel torch depends on, else from that toolkit.
  */
 function findCudaRuntime(root, libDir) {
   if (!fs.existsSync(path.join(libDir, 'libtorch_cuda.so'))) return null;
   const candidates = [...entries(nvidiaWheels(root)), ...[process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean)];
-  // c10's CUDA headers include cuda_runtime.h, which includes crt/ (the nvidia-cuda-crt wheel).
+  const has = (dir, header) => fs.existsSync(path.join(dir, 'include', header));
+  // c10's CUDA headers include cuda_runtime.h, which includes crt/ (the nvidia-cuda-crt wheel);
+  // ProcessGroupNCCL.hpp's include cuda_fp16.h, which includes CCCL's nv/target (nvidia-cuda-cccl).
   const home = candidates.find((dir) =>
-    ['cuda_runtime_api.h', 'crt/host_config.h'].every((header) => fs.existsSync(path.join(dir, 'include', header))),
+    ['cuda_runtime_api.h', 'crt/host_config.h', 'nv/target'].every((header) => has(dir, header)),
   );
-  if (!home) return null;
+  const nccl = [path.join(nvidiaWheels(root), 'nccl'), home].find((dir) => dir && has(dir, 'nccl.h'));
+  if (!home || !nccl) return null;
   const cudart = ['lib', 'lib64']
     .flatMap((lib) => entries(path.join(home, lib)))
     .find((file) => /\/libcudart\.so(\.\d+)?$/.test(file));
   return {
-    includeDir: path.join(home, 'include'),
+    includeDirs: [...new Set([path.join(home, 'include'), path.join(nccl, 'include')])],
     // libcudart by path: the wheels ship only libcudart.so.13, which -lcudart would not find.
     libraries: ['-lc10_cuda', '-ltorch_cuda', ...(cudart ? [cudart] : [])],
   };
@@ -373,7 +377,7 @@ export function buildFlags(libtorch, packageRoot = findPackageRoot()) {
     libraries: [...linkTorch, findStaticLibjpeg()],
     // kdtorch_cuda.so: empty lists when there is no CUDA runtime to build it with.
     cudaSources: libtorch.cudaRuntime ? listSources(packageRoot, 'cuda') : [],
-    cudaIncludeDirs: libtorch.cudaRuntime ? [...libtorch.includeDirs, libtorch.cudaRuntime.includeDir] : [],
+    cudaIncludeDirs: libtorch.cudaRuntime ? [...libtorch.includeDirs, ...libtorch.cudaRuntime.includeDirs] : [],
     cudaLibraries: libtorch.cudaRuntime ? [...linkTorch, ...libtorch.cudaRuntime.libraries] : [],
   };
 }

@@ -1,8 +1,8 @@
-// The processes that train one model together, DistributedDataParallel-style, on c10d's Gloo backend
-// (native/core/process_group.h). Where the ranks meet comes from the caller or, as torchrun, Slurm and
+// The processes that train one model together, DistributedDataParallel-style, on c10d's Gloo backend,
+// or NCCL for CUDA tensors (native/core/process_group.h). Where the ranks meet comes from the caller or, as torchrun, Slurm and
 // Kubernetes' PyTorchJob give it, from the environment (WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT).
 import { KdtorchError } from '../errors.js';
-import { joinNativeProcessGroup } from './addon.js';
+import { joinNativeProcessGroup, nativeInfo } from './addon.js';
 import type { Communication, NativeProcessGroup } from './wire.js';
 
 export type { Communication } from './wire.js';
@@ -18,11 +18,27 @@ export interface ProcessGroupOptions {
   worldSize?: number;
   /** How long joining and each collective wait for the other ranks before E_DISTRIBUTED (default 60 s). */
   timeoutMs?: number;
+  /**
+   * 'gloo' (default): every collective on Gloo; the ranks train on CPUs. 'nccl': the models' tensors on
+   * NCCL, each rank on CUDA device `localRank`; the host's values (votes, metrics, gathers) still on Gloo.
+   */
+  backend?: 'gloo' | 'nccl';
+  /** This rank's index among the ranks of its machine: its CUDA device under NCCL. Default $LOCAL_RANK, else 0. */
+  localRank?: number;
 }
 
 export class ProcessGroup {
   /** @param native made by joinProcessGroup() */
-  constructor(readonly native: NativeProcessGroup) {}
+  constructor(
+    readonly native: NativeProcessGroup,
+    readonly backend: 'gloo' | 'nccl',
+    readonly localRank: number,
+  ) {}
+
+  /** Under NCCL, the CUDA device this rank's models go on (cuda:LOCAL_RANK, as torchrun users place them). */
+  get device(): string | undefined {
+    return this.backend === 'nccl' ? `cuda:${this.localRank}` : undefined;
+  }
 
   get rank(): number {
     return this.native.rank;
@@ -84,8 +100,8 @@ export async function joinProcessGroup(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ProcessGroup> {
   // Each field from the option, else from the variable torchrun sets.
-  const integer = (field: 'masterPort' | 'rank' | 'worldSize', variable: string): number => {
-    const value = options[field] ?? (env[variable] === undefined ? undefined : Number(env[variable]));
+  const integer = (field: 'masterPort' | 'rank' | 'worldSize' | 'localRank', variable: string, fallback?: number) => {
+    const value = options[field] ?? (env[variable] === undefined ? fallback : Number(env[variable]));
     if (value === undefined || !Number.isInteger(value) || value < 0) {
       throw new KdtorchError(
         'E_INVALID_ARGUMENT',
@@ -101,12 +117,34 @@ export async function joinProcessGroup(
       field: 'timeoutMs',
     });
   }
+  const localRank = integer('localRank', 'LOCAL_RANK', 0);
   const spec = {
     masterAddr: options.masterAddr ?? env.MASTER_ADDR ?? '127.0.0.1',
     masterPort: integer('masterPort', 'MASTER_PORT'),
     rank: integer('rank', 'RANK'),
     worldSize: integer('worldSize', 'WORLD_SIZE'),
     timeoutMs,
+    backend: options.backend ?? 'gloo',
   };
-  return new ProcessGroup(await joinNativeProcessGroup(spec));
+  if (spec.backend !== 'gloo' && spec.backend !== 'nccl') {
+    throw new KdtorchError(
+      'E_INVALID_ARGUMENT',
+      `joinProcessGroup: backend must be 'gloo' or 'nccl', got ${spec.backend}`,
+      {
+        field: 'backend',
+      },
+    );
+  }
+  return new ProcessGroup(await joinNativeProcessGroup(spec), spec.backend, localRank);
+}
+
+/**
+ * config distributed.backend for a run on `device` (config device): 'auto' is NCCL on CUDA devices ('cuda',
+ * 'cuda:N', or 'auto' where a GPU is present), as torch.distributed's default backend for CUDA tensors, and
+ * Gloo on CPUs.
+ */
+export async function backendFor(choice: 'auto' | 'gloo' | 'nccl', device: string): Promise<'gloo' | 'nccl'> {
+  if (choice !== 'auto') return choice;
+  const cuda = device.startsWith('cuda') || (device === 'auto' && (await nativeInfo()).cudaAvailable);
+  return cuda ? 'nccl' : 'gloo';
 }

@@ -207,6 +207,7 @@ export interface NativeProcessGroupSpec {
   rank: number;
   worldSize: number;
   timeoutMs: number;
+  backend: 'gloo' | 'nccl';
 }
 
 export interface NativeProcessGroup {

@@ -136,10 +136,10 @@ async function trainPhase(setup: PhaseSetup, store: PixelStore | undefined): Pro
       { field: `${phase}.batchSize` },
     );
   }
-  if (group && !model.device.startsWith('cpu')) {
+  if (group?.backend === 'gloo' && !model.device.startsWith('cpu')) {
     throw new KdtorchError(
       'E_INVALID_CONFIG',
-      `device ${model.device}: data-parallel ranks train on the CPU for now (Gloo); NCCL for CUDA devices is not wired in yet. Use --device cpu, or one process on the GPU`,
+      `device ${model.device}: Gloo ranks train on the CPU; set distributed.backend to 'nccl' or 'auto' for CUDA devices, or use --device cpu`,
       { field: 'device' },
     );
   }

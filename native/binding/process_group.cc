@@ -1,4 +1,4 @@
-// NativeProcessGroup: joinProcessGroup({masterAddr, masterPort, rank, worldSize, timeoutMs}), argument
+// NativeProcessGroup: joinProcessGroup({masterAddr, masterPort, rank, worldSize, timeoutMs, backend}), argument
 // conversion and the torch-thread job over core ProcessGroup.
 #include "exports.h"
 #include "model_wrap.h"
@@ -30,6 +30,7 @@ Napi::Value joinProcessGroup(const Napi::CallbackInfo& args) {
   spec.rank = readInteger(env, o, "rank");
   spec.worldSize = readInteger(env, o, "worldSize");
   spec.timeout = std::chrono::milliseconds(readInteger(env, o, "timeoutMs"));
+  if (o.Has("backend") && !o.Get("backend").IsUndefined()) spec.backend = o.Get("backend").ToString().Utf8Value();
   return PromiseJob<std::shared_ptr<ProcessGroup>>::start(
       env, [spec] { return std::make_shared<ProcessGroup>(spec); },
       [](Napi::Env env, std::shared_ptr<ProcessGroup>& group) -> Napi::Value {

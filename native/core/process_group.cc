@@ -8,9 +8,11 @@
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 
 #include <numeric>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include "cuda_plugin.h"
 #include "named_tensors.h"
 
 namespace kdtorch {
@@ -70,6 +72,9 @@ ProcessGroup::ProcessGroup(const ProcessGroupSpec& spec) : spec_(spec) {
     throw std::invalid_argument("rank must lie in [0, worldSize): got rank " + std::to_string(spec.rank) +
                                 " of worldSize " + std::to_string(spec.worldSize));
   }
+  if (spec.backend != "gloo" && spec.backend != "nccl") {
+    throw std::invalid_argument("backend must be 'gloo' or 'nccl', got '" + spec.backend + "'");
+  }
   if (spec.masterPort < 1 || spec.masterPort > 65535) {
     throw std::invalid_argument("masterPort must lie in [1, 65535], got " + std::to_string(spec.masterPort));
   }
@@ -78,21 +83,43 @@ ProcessGroup::ProcessGroup(const ProcessGroupSpec& spec) : spec_(spec) {
       "every rank must use the same MASTER_ADDR and MASTER_PORT, rank 0 must be able to "
       "listen on that port (not in use there) and the others to reach it, and all " +
       std::to_string(spec.worldSize) + " ranks must start within the timeout";
+  c10::intrusive_ptr<c10d::Store> store;
   try {
     c10d::TCPStoreOptions options;
     options.port = static_cast<std::uint16_t>(spec.masterPort);
     options.isServer = spec.rank == 0;
     options.numWorkers = spec.worldSize;
     options.timeout = spec.timeout;
-    auto store = c10::make_intrusive<c10d::TCPStore>(spec.masterAddr, options);
+    store = c10::make_intrusive<c10d::TCPStore>(spec.masterAddr, options);
     auto gloo = c10d::ProcessGroupGloo::Options::create(spec.timeout);
     gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(spec.masterAddr));
-    backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, spec.rank, spec.worldSize, gloo);
+    gloo_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, spec.rank, spec.worldSize, gloo);
   } catch (const c10::Error& error) {
     throw distributedError(spec, "joining the process group at " + where, error.what_without_backtrace(), hint);
   } catch (const std::exception& error) {
     throw distributedError(spec, "joining the process group at " + where, error.what(), hint);
   }
+  if (spec.backend == "nccl") joinNccl(store);
+}
+
+void ProcessGroup::joinNccl(const c10::intrusive_ptr<c10d::Store>& store) {
+  const std::string hint =
+      "backend 'nccl' needs kdtorch's CUDA library and a CUDA device for each local rank (cuda:LOCAL_RANK); "
+      "on CPUs use 'gloo'";
+  const auto& plugin = cudaPlugin();
+  if (!plugin.ncclBackend) throw distributedError(spec_, "making the NCCL backend", plugin.error, hint);
+  try {
+    // Its own key space in the store, as torch.distributed gives each group.
+    auto keys = c10::make_intrusive<c10d::PrefixStore>("nccl", store);
+    nccl_ = c10::intrusive_ptr<c10d::Backend>::reclaim(
+        plugin.ncclBackend(keys, spec_.rank, spec_.worldSize, spec_.timeout.count()));
+  } catch (const c10::Error& error) {
+    throw distributedError(spec_, "making the NCCL backend", error.what_without_backtrace(), hint);
+  }
+}
+
+c10d::Backend& ProcessGroup::backendFor(const torch::Tensor& tensor) const {
+  return nccl_ && tensor.is_cuda() ? *nccl_ : *gloo_;
 }
 
 void ProcessGroup::collective(const char* what, int64_t bytes,
@@ -137,23 +164,23 @@ void ProcessGroup::bucketed(const std::vector<torch::Tensor>& tensors,
 }
 
 void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors) {
-  if (spec_.worldSize == 1) return;
+  if (alone()) return;
   bucketed(tensors, [this](torch::Tensor& bucket) {
     std::vector<torch::Tensor> io{bucket};
     collective("broadcast from rank 0", bucket.nbytes(),
-               [&] { return backend_->broadcast(io, c10d::BroadcastOptions{}); });
+               [&] { return backendFor(bucket).broadcast(io, c10d::BroadcastOptions{}); });
   });
 }
 
 std::shared_ptr<GradientReducer> ProcessGroup::gradientReducer(const std::vector<torch::Tensor>& parameters) {
-  if (spec_.worldSize == 1) return nullptr;  // nothing to average: no hooks, no copies
+  if (alone()) return nullptr;  // nothing to average: no hooks, no copies
   return std::make_shared<GradientReducer>(*this, parameters);
 }
 
 void ProcessGroup::sum(const torch::Tensor& tensor) {
-  if (spec_.worldSize == 1) return;
+  if (alone()) return;
   std::vector<torch::Tensor> io{tensor};
-  collective("all-reduce", tensor.nbytes(), [&] { return backend_->allreduce(io, c10d::AllreduceOptions{}); });
+  collective("all-reduce", tensor.nbytes(), [&] { return backendFor(tensor).allreduce(io, c10d::AllreduceOptions{}); });
 }
 
 GradientReducer::GradientReducer(ProcessGroup& group, const std::vector<torch::Tensor>& parameters)
@@ -218,7 +245,7 @@ void GradientReducer::start(Bucket& bucket) {
   bucket.flat = flatten(grads);
   std::vector<torch::Tensor> io{bucket.flat};
   try {
-    bucket.work = group_.backend_->allreduce(io, c10d::AllreduceOptions{});
+    bucket.work = group_.backendFor(bucket.flat).allreduce(io, c10d::AllreduceOptions{});
   } catch (const c10::Error& error) {
     throw distributedError(group_.spec_, "gradient all-reduce", error.what_without_backtrace(), kPeerHint);
   }

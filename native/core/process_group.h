@@ -1,6 +1,8 @@
 // The processes that train one model together, over PyTorch's own distributed engine (c10d): a TCPStore
-// for the rendezvous and a Gloo backend for the collectives, as torch.distributed's "gloo" process group.
-// What a DistributedDataParallel step needs from them: rank 0's state to every rank, gradients averaged.
+// for the rendezvous and a Gloo backend for the collectives, as torch.distributed's "gloo" process group,
+// with NCCL beside it for CUDA tensors when asked (as "nccl", with a Gloo group for host values, as users
+// of torch.distributed make one). What a DistributedDataParallel step needs from them: rank 0's state to
+// every rank, gradients averaged.
 #pragma once
 #include <torch/torch.h>
 
@@ -22,6 +24,9 @@ struct ProcessGroupSpec {
   int worldSize = 1;
   // How long joining and each collective may wait for the other ranks before failing with E_DISTRIBUTED.
   std::chrono::milliseconds timeout{60000};
+  // "gloo": every collective on Gloo. "nccl": those of CUDA tensors on NCCL (kdtorch_cuda.so), the host's
+  // on Gloo.
+  std::string backend = "gloo";
 };
 
 class GradientReducer;
@@ -37,7 +42,7 @@ class ProcessGroup {
   // Rank 0's values into every rank's tensors, in place.
   void broadcast(const std::vector<torch::Tensor>& tensors);
   // What averages `parameters`' gradients over the ranks during each backward (GradientReducer); null
-  // for a world of one.
+  // for one rank on Gloo.
   std::shared_ptr<GradientReducer> gradientReducer(const std::vector<torch::Tensor>& parameters);
   // The element-wise sum over the ranks, in place.
   void sum(const torch::Tensor& tensor);
@@ -66,11 +71,17 @@ class ProcessGroup {
   // Waits for a collective started at `started` and counts it (collective()'s second half).
   void wait(const char* what, int64_t bytes, const c10::intrusive_ptr<c10d::Work>& work,
             std::chrono::steady_clock::time_point started);
+  void joinNccl(const c10::intrusive_ptr<c10d::Store>& store);
+  // One rank on Gloo: nothing to exchange, so no collective runs. NCCL's world of one still runs its
+  // collectives, as DDP at world size 1 does: a 1-GPU run is then a check of the NCCL path.
+  bool alone() const { return spec_.worldSize == 1 && !nccl_; }
+  // NCCL for a CUDA tensor when the group has it, else Gloo.
+  c10d::Backend& backendFor(const torch::Tensor& tensor) const;
   // Tensors in buckets of at most kBucketBytes, each flattened, run through `reduce`, and copied back.
   void bucketed(const std::vector<torch::Tensor>& tensors, const std::function<void(torch::Tensor&)>& reduce);
 
   ProcessGroupSpec spec_;
-  c10::intrusive_ptr<c10d::Backend> backend_;
+  c10::intrusive_ptr<c10d::Backend> gloo_, nccl_;  // nccl_ null unless spec.backend is "nccl"
   std::atomic<int64_t> nanoseconds_{0}, bytes_{0}, collectives_{0}, overlapped_{0};
 };
 

@@ -1,8 +1,7 @@
 // Training steps replayed from a captured graph. On a GPU a small step (the student's) is a few
 // dozen short kernels, and launching them costs more than running them; a CUDA graph launches the
-// whole step at once. The capture lives in kdtorch_cuda.so (native/cuda/), a library of its own: it
-// needs the CUDA headers and libtorch_cuda, which the addon does not link so that it also loads on a
-// CPU-only libtorch. The trainer sees only this interface.
+// whole step at once. The capture lives in kdtorch_cuda.so (core/cuda_plugin.h); the trainer sees only
+// this interface.
 #pragma once
 #include <functional>
 #include <memory>
@@ -38,8 +37,3 @@ std::string cudaStepGraphsUnavailable();
 const StepGraphs& replayedStepGraphs();
 
 }  // namespace kdtorch
-
-// kdtorch_cuda.so's one export.
-extern "C" {
-using KdtorchCudaStepGraphsFn = const kdtorch::StepGraphs* (*)();
-}

@@ -3,7 +3,8 @@
 # machine's torch, prints info() (cudaAvailable must be true) and multiplies matrices on the GPU.
 # If the prebuilt does not load, says why and rebuilds from source there. Then checks CUDA-graph steps
 # against eager ones and times both (graph-check.mjs; about a minute), and the whole training loop with
-# each GPU setting against the plain loop (loop-check.mjs, on the demo data).
+# each GPU setting against the plain loop (loop-check.mjs, on the demo data), and data-parallel steps
+# and a phase on NCCL against lone ones (ddp-check.mjs, about a minute).
 # After bash scripts/device/prepare.sh: run carry [".device/runtime", "dist", "prebuilds"], command: bash scripts/device/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +17,9 @@ checks() {
   node scripts/device/graph-check.mjs 2>&1 | tee "$out/graph-check.log"
   local graphs=${PIPESTATUS[0]}
   node scripts/device/loop-check.mjs 2>&1 | tee "$out/loop-check.log"
-  return $((graphs || PIPESTATUS[0]))
+  local loop=${PIPESTATUS[0]}
+  node scripts/device/ddp-check.mjs 2>&1 | tee "$out/ddp-check.log"
+  return $((graphs || loop || PIPESTATUS[0]))
 }
 if node dist/lib/cli.js info --json --check cuda | tee "$out/info.json"; then
   node -e 'const i = require(process.argv[1]); if (!i.cudaAvailable) { console.error("cudaAvailable is false"); process.exit(1); } console.log("GPU check passed:", i.devices[0].name, i.check, "CUDA graphs:", i.cudaGraphsUnavailable ?? "available")' "$out/info.json" || exit 1
