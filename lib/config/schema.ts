@@ -255,7 +255,7 @@ export const configSchema = z
         threadsPerRank: z.union([positiveInt, z.literal('auto')], { error: "use a number of threads or 'auto'" }),
         /** Where the ranks' collectives run: 'nccl' on CUDA devices (each rank on cuda:LOCAL_RANK, the host's values on Gloo), 'gloo' on CPUs; 'auto': NCCL when the device is CUDA (or auto with a GPU present), else Gloo. */
         backend: z.enum(['auto', 'gloo', 'nccl']),
-        /** BatchNorm in training over the global batch of all ranks (torch.nn.SyncBatchNorm) instead of each rank's own: N ranks of B images then train as one process of N·B; it costs 4 small all-reduces per BatchNorm layer and step. */
+        /** BatchNorm in training over the global batch of all ranks (torch.nn.SyncBatchNorm) instead of each rank's own: N ranks of B images then train as one process of N·B; it costs 2 small all-reduces per BatchNorm layer and step. */
         syncBatchNorm: z.boolean(),
       })
       .strict(),

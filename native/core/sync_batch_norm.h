@@ -27,9 +27,8 @@ class SyncBatchNormScope {
 };
 
 // bn(x), as every BatchNorm of the networks runs: inside a scope and in training mode, with the global
-// batch's statistics (two all-reduces forward: the sums and counts, then the squared deviations from the
-// global mean, which keeps the variance as exact as BatchNorm's own two-pass one; two backward; every rank
-// runs the same layers in the same order); otherwise bn.forward(x).
+// batch's statistics (one all-reduce forward and one backward; every rank runs the same layers in the
+// same order); otherwise bn.forward(x).
 torch::Tensor batchNorm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x);
 
 }  // namespace kdtorch
