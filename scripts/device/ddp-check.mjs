@@ -16,24 +16,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../dist/lib/cli/launcher.js';
 import { joinProcessGroup, resnet18, studentNet, Trainer } from '../../dist/lib/index.js';
+import { randomBatch } from './random-batch.mjs';
 
 const device = process.env.DEVICE ?? 'cuda';
 const backend = process.env.BACKEND ?? 'nccl';
 const STEPS = 6;
 const SIZE = 64;
 
-function batchOf(n, seed) {
-  let state = seed;
-  const next = () => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-  return {
-    images: Float32Array.from({ length: n * 3 * SIZE * SIZE }, () => next() * 4 - 2),
-    shape: [n, 3, SIZE, SIZE],
-    labels: Int32Array.from({ length: n }, () => (next() < 0.5 ? 0 : 1)),
-  };
-}
+const batchOf = (n, seed) => randomBatch(n, seed, SIZE);
 
 const CASES = {
   'teacher steps (ResNet-18)': {

@@ -9,6 +9,7 @@
 //    bf16 + channels-last, batch 32 and 256 at SIZE² (224), as images/s.
 // DEVICE=cpu rehearses it here with the CPU stand-in ('replayed'); its timings mean nothing.
 import { resnet18, setCudnnBenchmark, studentNet, Trainer } from '../../dist/lib/index.js';
+import { random, randomBatch } from './random-batch.mjs';
 
 const device = process.env.DEVICE ?? 'cuda';
 const graphs = device === 'cpu' ? 'replayed' : 'cuda';
@@ -16,22 +17,7 @@ const size = Number(process.env.SIZE ?? 224);
 const options = { optimizer: { name: 'adam', lr: 1e-3 }, loss: { mode: 'hinton', alpha: 0.5, temperature: 2 } };
 const TUNED = { autocast: 'bf16', channelsLast: true };
 
-function random(seed) {
-  let state = seed;
-  return () => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
-
-function batchOf(n, seed, side = size) {
-  const next = random(seed);
-  return {
-    images: Float32Array.from({ length: n * 3 * side * side }, () => next() * 4 - 2),
-    shape: [n, 3, side, side],
-    labels: Int32Array.from({ length: n }, () => (next() < 0.5 ? 0 : 1)),
-  };
-}
+const batchOf = (n, seed, side = size) => randomBatch(n, seed, side);
 
 const logitsOf = (n, seed) => Float32Array.from({ length: n * 2 }, random(seed + 7));
 
